@@ -1,0 +1,53 @@
+# One-line targets; the logic lives in Python modules. `make test` and `make demo` set up first, so a
+# fresh clone needs nothing else.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCALE ?= smoke
+export MUJOCO_GL ?= egl
+
+.PHONY: setup test demo data figures bench lint lock clean-venv omniboard
+
+setup: $(STAMP)
+
+# Reinstalls only when the lock or the package metadata changed; otherwise a no-op.
+$(STAMP): environment.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r environment.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m diswm.cli demo --out demo
+
+data: setup
+	$(PY) -m diswm.cli data --scale $(SCALE)
+
+figures: setup
+	$(PY) -m paper_figures.make_all
+
+bench: setup
+	$(PY) -m bench.env_speed
+
+lint: setup
+	$(VENV)/bin/ruff check src experiments paper_figures tests bench
+
+# Re-resolve pyproject.toml (+ test extra) from scratch into environment.lock.
+lock:
+	rm -rf /tmp/diswm-lock && $(PYTHON) -m venv /tmp/diswm-lock
+	/tmp/diswm-lock/bin/pip install --quiet "torch==2.13.0" ".[test]"
+	/tmp/diswm-lock/bin/pip uninstall --quiet -y diswm
+	{ sed -n '/^#/p' environment.lock; /tmp/diswm-lock/bin/pip freeze --all | grep -v -E '^(pip|wheel)=='; } > environment.lock.new
+	mv environment.lock.new environment.lock
+
+# Omniboard from npm on this host, bound to 127.0.0.1 (MongoDB must already run, e.g. via docker/compose.yaml).
+omniboard:
+	test -d node_modules/omniboard || npm install --no-save omniboard@2.16.1
+	PORT=9000 node -r ./docker/omniboard-loopback.js node_modules/omniboard/dist/start.js -m 127.0.0.1:27017:sacred
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,37 @@
+"""Build every figure that has data; for each one skipped, say which command produces what it needs.
+
+    python -m paper_figures.make_all [--scale smoke]      (or `make figures`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: figure module -> what to run when its inputs are missing (each module raises FileNotFoundError).
+FIGURES = {
+    "fig3_distracted_observations": "diswm data --scale {scale}",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="smoke")
+    args = parser.parse_args(argv)
+    built, skipped = [], []
+    for name, command in FIGURES.items():
+        module = importlib.import_module(f"paper_figures.{name}")
+        try:
+            built += module.main(["--scale", args.scale])
+        except FileNotFoundError as missing:
+            skipped.append((name, command.format(scale=args.scale), missing))
+    for path in built:
+        print(f"built   {path}")
+    for name, command, missing in skipped:
+        print(f"skipped {name}: {missing}\n        produce its inputs with: {command}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

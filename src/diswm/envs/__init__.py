@@ -1,0 +1,51 @@
+"""Pixel environments with colour distractors and ground-truth factors (DMC and MuJoCo Pusher).
+
+``MUJOCO_GL`` defaults to ``egl`` (headless) here, before dm_control or gymnasium's MuJoCo envs are
+imported; set it yourself (e.g. ``osmesa``, ``glfw``) to override.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from diswm.envs.base import REPEAT_MODES, DistractedEnv, EnvSpec  # noqa: E402
+from diswm.envs.distractors import COLOUR_SET_BASES, DISTRACTORS, ColourBox  # noqa: E402
+
+DMC_TASK_NAMES = (
+    "cheetah_run", "walker_walk", "hopper_stand", "reacher_easy",
+    "finger_spin", "cartpole_swingup", "humanoid_walk",
+)
+TASKS = (*DMC_TASK_NAMES, "pusher")
+
+
+def make_env(task: str, *, distractor: str = "none", seed: int = 0, **kwargs) -> DistractedEnv:
+    """Build a pixel environment.
+
+    Args:
+        task: one of :data:`TASKS` (``pusher`` is gymnasium's Pusher-v5).
+        distractor: ``none``, ``train`` or ``test`` colour set.
+        seed: seeds the physics and the colour stream; ``reset(seed=...)`` reseeds both.
+        **kwargs: the other :class:`EnvSpec` fields (``size``, ``action_repeat``, ``repeat_mode``,
+            ``max_delta``, ``step_std``, ``render_quality``, ``time_limit``).
+    """
+    return make_env_from_spec(EnvSpec(task=task, distractor=distractor, seed=seed, **kwargs))
+
+
+def make_env_from_spec(spec: EnvSpec) -> DistractedEnv:
+    if spec.task not in TASKS:
+        raise ValueError(f"unknown task {spec.task!r}; expected one of {TASKS}")
+    if spec.task == "pusher":
+        from diswm.envs.pusher import PusherEnv
+
+        return PusherEnv(spec)
+    from diswm.envs.dmc import DMCEnv
+
+    return DMCEnv(spec)
+
+
+__all__ = [
+    "COLOUR_SET_BASES", "DISTRACTORS", "REPEAT_MODES", "TASKS", "DMC_TASK_NAMES",
+    "ColourBox", "DistractedEnv", "EnvSpec", "make_env", "make_env_from_spec",
+]

@@ -1,0 +1,297 @@
+"""Static checks of the container set-up (no Docker engine needed), plus the Omniboard loopback preload."""
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKER = ROOT / "docker"
+PRELOAD = DOCKER / "omniboard-loopback.js"
+
+
+def dockerfile_instructions(path):
+    """(INSTRUCTION, arguments) pairs, with comments dropped and line continuations joined."""
+    instructions, current = [], ""
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):  # comment inside a continued instruction
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        keyword, _, args = current.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        current = ""
+    assert not current, f"{path.name} ends inside a line continuation"
+    return instructions
+
+
+def exec_form(args):
+    """A JSON-array argument (exec form), or None for shell form."""
+    if args.startswith("["):
+        return json.loads(args)
+    return None
+
+
+def env_vars(instructions):
+    env = {}
+    for keyword, args in instructions:
+        if keyword != "ENV":
+            continue
+        tokens = shlex.split(args)
+        if tokens and "=" not in tokens[0]:  # legacy `ENV KEY value`
+            env[tokens[0]] = " ".join(tokens[1:])
+        else:
+            env.update(token.split("=", 1) for token in tokens)
+    return env
+
+
+def copy_sources(instructions):
+    """Source paths of COPY/ADD from the build context (multi-stage `--from=` copies excluded)."""
+    sources = []
+    for keyword, args in instructions:
+        if keyword not in ("COPY", "ADD"):
+            continue
+        form = exec_form(args)
+        tokens = form if form is not None else shlex.split(args)
+        flags = [t for t in tokens if t.startswith("--")]
+        if any(f.startswith("--from=") for f in flags):
+            continue
+        paths = [t for t in tokens if not t.startswith("--")]
+        assert len(paths) >= 2, f"{keyword} {args!r} needs a source and a destination"
+        sources += paths[:-1]
+    return sources
+
+
+def dockerignore_regex(pattern):
+    """Docker's .dockerignore matching (Go filepath.Match plus `**`), anchored at the context root."""
+    pattern = pattern.strip("/")
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            if pattern.startswith("/", i):  # `**/` also matches nothing
+                out = out[:-2] + "(.*/)?"
+                i += 1
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    # A pattern that matches a directory excludes everything below it.
+    return re.compile(out + "(/.*)?")
+
+
+def is_ignored(relpath, patterns):
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if dockerignore_regex(pattern.lstrip("!")).fullmatch(relpath):
+            ignored = not negated
+    return ignored
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def dockerfile():
+    return dockerfile_instructions(ROOT / "Dockerfile")
+
+
+@pytest.fixture(scope="module")
+def ignore_patterns():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+# ---- docker/compose.yaml ----
+
+
+def test_compose_services(compose):
+    assert {"mongo", "omniboard", "diswm"} <= set(compose["services"])
+
+
+def test_compose_ports_loopback_only(compose):
+    published = 0
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert isinstance(port, str), f"{name}: use the short 'IP:HOST:CONTAINER' syntax, got {port!r}"
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port!r} beyond loopback"
+            published += 1
+    assert published >= 2  # mongo and omniboard
+
+
+def test_compose_named_volumes(compose):
+    declared = set(compose.get("volumes") or {})
+    assert {"mongo-data", "diswm-outputs"} <= declared
+    mounts = {
+        name: {v.split(":")[0]: v.split(":")[1] for v in s.get("volumes", [])}
+        for name, s in compose["services"].items()
+    }
+    assert mounts["mongo"].get("mongo-data") == "/data/db"
+    assert mounts["diswm"].get("diswm-outputs") == "/work/outputs"
+    for service_mounts in mounts.values():
+        for source in service_mounts:
+            if not source.startswith((".", "/", "~")):
+                assert source in declared, f"named volume {source!r} is not declared"
+
+
+def test_compose_mongo_version(compose):
+    image = compose["services"]["mongo"]["image"]
+    name, _, tag = image.partition(":")
+    assert name == "mongo" and tag, f"mongo image must be pinned to a tag, got {image!r}"
+    version = tuple(int(x) for x in re.match(r"\d+(?:\.\d+)*", tag).group().split("."))
+    assert version >= (4, 4)
+
+
+def test_compose_omniboard(compose):
+    omniboard = compose["services"]["omniboard"]
+    assert (DOCKER / omniboard["build"]["context"] / omniboard["build"]["dockerfile"]).resolve() == (
+        DOCKER / "omniboard.Dockerfile"
+    )
+    assert "mongo:27017:sacred" in " ".join(omniboard["command"])
+    assert "mongo" in omniboard["depends_on"]
+
+
+def test_compose_diswm_service(compose):
+    diswm = compose["services"]["diswm"]
+    assert diswm["environment"]["DISWM_MONGO_URL"] == "mongodb://mongo:27017/sacred"
+    assert (DOCKER / diswm["build"]["context"]).resolve() == ROOT
+    assert (ROOT / diswm["build"].get("dockerfile", "Dockerfile")).resolve() == ROOT / "Dockerfile"
+    assert "run" in diswm["profiles"]  # a plain `docker compose up` starts mongo + omniboard only
+    devices = diswm["deploy"]["resources"]["reservations"]["devices"]
+    assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
+
+
+def test_omniboard_dockerfile_pinned():
+    instructions = dockerfile_instructions(DOCKER / "omniboard.Dockerfile")
+    runs = " ".join(args for keyword, args in instructions if keyword == "RUN")
+    assert re.search(r"npm install .*\bomniboard@2\.16\.1\b", runs)
+    assert exec_form(dict(instructions)["ENTRYPOINT"]) == ["omniboard"]
+
+
+# ---- Dockerfile and .dockerignore ----
+
+
+def test_dockerfile_copy_sources_exist(dockerfile):
+    sources = copy_sources(dockerfile)
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"Dockerfile copies {source!r}, which is not in the repository"
+
+
+def test_dockerfile_entrypoint(dockerfile):
+    entrypoints = [args for keyword, args in dockerfile if keyword == "ENTRYPOINT"]
+    assert entrypoints and exec_form(entrypoints[-1]) == ["diswm"]
+
+
+def test_dockerfile_env(dockerfile):
+    env = env_vars(dockerfile)
+    assert env.get("MUJOCO_GL") == "egl"
+    assert env.get("PYOPENGL_PLATFORM") == "egl"
+    assert env.get("DISWM_HOME") == "/work/outputs"
+
+
+def test_dockerfile_non_root_user(dockerfile):
+    users = [args for keyword, args in dockerfile if keyword == "USER"]
+    assert users, "the image must not run as root"
+    assert users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_dockerfile_installs_cuda_torch(dockerfile):
+    runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
+    assert "torch==2.13.0+cpu" in runs and "environment.lock" in runs
+
+
+def test_dockerignore_patterns(ignore_patterns):
+    for pattern in ignore_patterns:
+        assert pattern == pattern.strip(), f"stray whitespace in {pattern!r}"
+        assert pattern.lstrip("!/") not in ("", ".", "*", "**"), f"{pattern!r} excludes the whole context"
+        assert ".." not in pattern.split("/"), f"{pattern!r} points outside the context"
+    for required in (".git", ".venv", "runs", "data", "checkpoints", "bench/results", "paper_figures/out"):
+        assert is_ignored(required, ignore_patterns), f"{required} is not excluded from the build context"
+    assert is_ignored("src/diswm/__pycache__/x.pyc", ignore_patterns)
+    assert is_ignored("node_modules/omniboard/package.json", ignore_patterns)
+
+
+def test_dockerignore_keeps_copied_files(dockerfile, ignore_patterns):
+    """No pattern may hide what the Dockerfile copies (e.g. `data` must not catch src/diswm/data)."""
+    for source in copy_sources(dockerfile):
+        path = ROOT / source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            rel = file.relative_to(ROOT).as_posix()
+            if "__pycache__" in rel.split("/") or rel.startswith("paper_figures/out/") or ".egg-info" in rel:
+                continue
+            assert not is_ignored(rel, ignore_patterns), (
+                f".dockerignore excludes {rel}, which the image needs"
+            )
+
+
+def test_dockerignore_matcher():
+    assert is_ignored("data/x.npz", ["data"])
+    assert not is_ignored("src/diswm/data/__init__.py", ["data"])
+    assert is_ignored("src/diswm/data/__pycache__/a.pyc", ["**/__pycache__"])
+    assert is_ignored("__pycache__/a.pyc", ["**/__pycache__"])
+    assert not is_ignored("runs/keep", ["runs", "!runs/keep"])
+
+
+# ---- Omniboard loopback preload ----
+
+
+def test_preload_exists():
+    assert PRELOAD.is_file()
+    assert "127.0.0.1" in PRELOAD.read_text()
+
+
+def listening_address(listen_call):
+    """The address a node HTTP server binds for `listen_call`, with the preload loaded."""
+    script = (
+        "require('http').createServer(() => {})"
+        f".{listen_call}"
+        ".on('listening', function () { console.log(this.address().address); this.close(); })"
+    )
+    out = subprocess.run(
+        ["node", "-r", "./docker/omniboard-loopback.js", "-e", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "listen_call",
+    ["listen(0)", "listen('0')", "listen(0, 511)", "listen({port: 0})", "listen()"],
+    ids=["port", "string-port", "port-backlog", "options", "no-args"],
+)
+def test_preload_binds_loopback(listen_call):
+    assert listening_address(listen_call) == "127.0.0.1"
+
+
+@needs_node
+def test_preload_keeps_explicit_host():
+    assert listening_address("listen(0, '0.0.0.0')") == "0.0.0.0"
