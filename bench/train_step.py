@@ -1,0 +1,94 @@
+"""Time one world-model update and one behaviour update (DisWM configuration) on a synthetic batch.
+
+    python -m bench.train_step [--batch 50 --length 50] [--repeats 3]
+
+Writes bench/results/train_step_<device>_B<batch>xL<length>.json. The official code takes 10.5 s
+(world model) + 6.2 s (behaviour) = 16.6 s per step at B=50, L=50 on 2 CPU cores (diswm-paper.md §8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diswm.agents import ActorCritic, BehaviorConfig, WorldModel, WorldModelConfig, WorldModelLearner
+from diswm.atomic import write_json
+from diswm.models import RSSMConfig, count_parameters
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def synthetic_batch(batch: int, length: int, actions: int, device) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    return {
+        "image": torch.as_tensor(rng.integers(0, 256, (batch, length, 64, 64, 3), dtype=np.uint8), device=device),
+        "action": torch.as_tensor(rng.uniform(-1, 1, (batch, length, actions)), dtype=torch.float32, device=device),
+        "reward": torch.as_tensor(rng.uniform(0, 1, (batch, length)), dtype=torch.float32, device=device),
+    }
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--length", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    actions = 6
+    model = WorldModel(WorldModelConfig(rssm=RSSMConfig(num_actions=actions))).to(device)
+    learner = WorldModelLearner(model)
+    behavior = ActorCritic(BehaviorConfig(), model.rssm.feat_size, actions).to(device)
+    batch = synthetic_batch(args.batch, args.length, actions, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    wm_times, beh_times = [], []
+    for i in range(args.warmup + args.repeats):
+        sync()
+        start = time.perf_counter()
+        _, post = learner.update(batch, step=i)
+        sync()
+        middle = time.perf_counter()
+        behavior.update(model.rssm, model.reward, post)
+        sync()
+        end = time.perf_counter()
+        if i >= args.warmup:
+            wm_times.append(middle - start)
+            beh_times.append(end - middle)
+        print(f"step {i}: world model {middle - start:.2f} s, behaviour {end - middle:.2f} s", flush=True)
+    wm, beh = statistics.median(wm_times), statistics.median(beh_times)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    result = {
+        "benchmark": "train_step",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "device": device_name,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "batch": args.batch, "length": args.length, "repeats": args.repeats,
+        "world_model_s": wm, "behaviour_s": beh, "train_step_s": wm + beh,
+        "official_train_step_s_2cpu_B50_L50": 16.6,
+        "parameters": {
+            "world_model_without_teacher": count_parameters(model) - count_parameters(model.teacher),
+            "teacher": count_parameters(model.teacher),
+            "actor": count_parameters(behavior.actor), "critic": count_parameters(behavior.critic),
+        },
+    }
+    tag = "cuda" if device.type == "cuda" else "cpu"
+    path = RESULTS / f"train_step_{tag}_B{args.batch}xL{args.length}.json"
+    write_json(path, result)
+    print(f"median: world model {wm:.2f} s + behaviour {beh:.2f} s = {wm + beh:.2f} s -> {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

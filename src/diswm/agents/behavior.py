@@ -1,0 +1,105 @@
+"""Behaviour learning in imagination, as DreamerV2 / dreamer-torch (``models.ImagBehavior``).
+
+From every posterior state of the world-model batch (B x T starts, detached), imagine ``horizon``
+states with the actor (``feats[0]`` is the start). Rewards are the reward head's mean; discount is a
+constant γ (no discount head). Targets are λ-returns bootstrapped from a slow critic that is
+hard-copied every ``slow_update`` updates. The actor maximises the targets by back-propagating
+through the (frozen) dynamics, plus ``entropy`` x policy entropy; the critic regresses the targets.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from diswm.agents.optim import ClippedAdam
+from diswm.models import RSSM, Actor, ScalarHead
+
+
+@dataclass(frozen=True)
+class BehaviorConfig:
+    horizon: int = 15
+    discount: float = 0.99
+    lambda_: float = 0.95
+    actor_layers: int = 4
+    critic_layers: int = 3
+    units: int = 400
+    actor_lr: float = 8e-5
+    critic_lr: float = 8e-5
+    eps: float = 1e-5
+    grad_clip: float = 100.0
+    entropy: float = 1e-4
+    slow_update: int = 100  # hard copy of the critic every N updates (slow_target_fraction = 1)
+
+
+def lambda_return(reward, value, discount, bootstrap, lambda_: float) -> torch.Tensor:
+    """dreamer-torch ``lambda_return`` along axis 0: R_t = r_t + γ_t ((1 - λ) v_{t+1} + λ R_{t+1})."""
+    next_values = torch.cat([value[1:], bootstrap[None]], 0)
+    inputs = reward + discount * next_values * (1 - lambda_)
+    returns, last = [], bootstrap
+    for t in reversed(range(len(reward))):
+        last = inputs[t] + discount[t] * lambda_ * last
+        returns.append(last)
+    return torch.stack(returns[::-1], 0)
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int):
+        super().__init__()
+        self.config = config
+        self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units)
+        self.critic = ScalarHead(feat_size, config.critic_layers, config.units)
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = ClippedAdam(self.actor.parameters(), config.actor_lr, config.eps, config.grad_clip)
+        self.critic_opt = ClippedAdam(self.critic.parameters(), config.critic_lr, config.eps, config.grad_clip)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def imagine(self, rssm: RSSM, start: dict[str, torch.Tensor]):
+        """Roll the actor out in the model: ``feats`` [H, N, F] (start first) and actions [H, N, A]."""
+        state = {k: v.reshape(-1, v.shape[-1]) for k, v in start.items()}
+        feats, actions = [], []
+        for _ in range(self.config.horizon):
+            feat = RSSM.feature(state)
+            action = self.actor(feat.detach()).rsample()
+            feats.append(feat)
+            actions.append(action)
+            state = rssm.img_step(state, action, sample=True)
+        return torch.stack(feats), torch.stack(actions)
+
+    def update(self, rssm: RSSM, reward_head: ScalarHead, start: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One actor and one critic update from ``start`` states; world-model weights get no gradient."""
+        c = self.config
+        if int(self.updates) % c.slow_update == 0:
+            self.slow_critic.load_state_dict(self.critic.state_dict())
+        self.updates += 1
+        world_model = [rssm, reward_head]
+        flags = [[p.requires_grad for p in m.parameters()] for m in world_model]
+        for module in world_model:
+            module.requires_grad_(False)
+        try:
+            feats, _ = self.imagine(rssm, start)
+            reward = reward_head(feats)
+            discount = torch.full_like(reward, c.discount)
+            value = self.slow_critic(feats)
+            target = lambda_return(reward[:-1], value[:-1], discount[:-1], value[-1], c.lambda_)
+            weights = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]], 0), 0).detach()
+            policy = self.actor(feats.detach())
+            entropy = policy.entropy()
+            actor_loss = -(weights[:-1] * (target + c.entropy * entropy[:-1])).mean()
+            value_pred = self.critic(feats[:-1].detach())
+            critic_loss = (weights[:-1] * ScalarHead.nll(value_pred, target.detach())).mean()
+            actor_norm = self.actor_opt.step(actor_loss)
+            critic_norm = self.critic_opt.step(critic_loss)
+        finally:
+            for module, module_flags in zip(world_model, flags, strict=True):
+                for p, flag in zip(module.parameters(), module_flags, strict=True):
+                    p.requires_grad_(flag)
+        return {
+            "actor_loss": float(actor_loss), "value_loss": float(critic_loss), "actor_grad_norm": actor_norm,
+            "value_grad_norm": critic_norm, "actor_entropy": float(entropy.mean()),
+            "imag_reward_mean": float(reward.mean()), "imag_reward_std": float(reward.std()),
+            "imag_value_mean": float(value.mean()),
+        }

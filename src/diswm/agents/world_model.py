@@ -1,0 +1,157 @@
+"""The online world model of DisWM (Eq. 4-5) and its DreamerV2 baseline configuration.
+
+Loss per update on a batch of B sequences of T frames (official ``models.WorldModel._train``):
+
+* ``image``: -log N(o; decoder(feat), 1), summed over pixels, mean over B, T; plus, for the β-VAE image
+  model, ``beta * KL(q(z|o) || N(0, I))`` of the student encoder (the disentanglement constraint);
+* ``reward``: -log N(r; reward(feat), 1) x ``reward_scale``;
+* ``kl``: DreamerV2 KL balancing (balance 0.8, free nats 1.0 on the batch mean, scale 1);
+* ``distill``: η(step) x KL(softmax(z_teacher) || softmax(z_student)) (see :mod:`diswm.agents.distill`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from diswm.agents.distill import ETA_SCHEDULES, TEACHER_MODES, distillation_kl, eta
+from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig, ScalarHead
+from diswm.models.beta_vae import beta_vae_kl
+
+IMAGE_MODELS = ("beta_vae", "conv")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    image_model: str = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2's ConvEncoder/ConvDecoder)
+    z_dim: int = 20  # β-VAE latent size (the RSSM's embedding)
+    beta: float = 0.015  # disentanglement constraint on the student encoder (0: off)
+    cnn_depth: int = 32  # conv image model only
+    rssm: RSSMConfig = field(default_factory=RSSMConfig)
+    reward_layers: int = 2
+    units: int = 400
+    reward_scale: float = 2.0  # dmc2gym / gymnasium configs; 1.0 in the metaworld config
+    kl_balance: float = 0.8
+    kl_free: float = 1.0
+    kl_scale: float = 1.0
+    lr: float = 3e-4
+    eps: float = 1e-5
+    grad_clip: float = 100.0
+    distill: bool = True  # build the teacher encoder and add η x distillation
+    eta_schedule: str = "paper"  # paper (0.1 -> 0.01) | official (frozen step counter: 0.095 / none)
+    eta_max: float = 0.1
+    teacher: str = "frozen"  # frozen (no gradient, not optimised) | drifting (the released code)
+    cross_domain: bool = False  # delay distillation (DMC -> Pusher / DrawerWorld)
+
+    def validate(self) -> None:
+        if self.image_model not in IMAGE_MODELS:
+            raise ValueError(f"image_model={self.image_model!r}; expected one of {IMAGE_MODELS}")
+        if self.eta_schedule not in ETA_SCHEDULES:
+            raise ValueError(f"eta_schedule={self.eta_schedule!r}; expected one of {ETA_SCHEDULES}")
+        if self.teacher not in TEACHER_MODES:
+            raise ValueError(f"teacher={self.teacher!r}; expected one of {TEACHER_MODES}")
+        if self.distill and self.image_model != "beta_vae":
+            raise ValueError("distillation needs the beta_vae image model (the teacher is a β-VAE encoder)")
+        if self.image_model == "beta_vae" and self.rssm.embed != self.z_dim:
+            raise ValueError(f"rssm.embed ({self.rssm.embed}) must equal z_dim ({self.z_dim})")
+        if min(self.beta, self.eta_max, self.lr) < 0:
+            raise ValueError("beta, eta_max and lr must be non-negative")
+
+
+def image_tensor(images: np.ndarray | torch.Tensor, device=None) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float [..., 3, H, W] in [-0.5, 0.5] (the official preprocessing)."""
+    x = torch.as_tensor(images, device=device)
+    return x.movedim(-1, -3).float().div_(255.0).sub_(0.5)
+
+
+class WorldModel(nn.Module):
+    def __init__(self, config: WorldModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        if config.image_model == "beta_vae":
+            self.encoder = BetaVAEEncoder(config.z_dim)
+            self.decoder = BetaVAEDecoder(config.rssm.stoch + config.rssm.deter, config.z_dim)
+            rssm_config = config.rssm
+        else:
+            self.encoder = ConvEncoder(config.cnn_depth)
+            self.decoder = ConvDecoder(config.rssm.stoch + config.rssm.deter, config.cnn_depth)
+            rssm_config = RSSMConfig(**{**config.rssm.__dict__, "embed": self.encoder.embed_size})
+        self.rssm = RSSM(rssm_config)
+        self.reward = ScalarHead(self.rssm.feat_size, config.reward_layers, config.units)
+        self.teacher = BetaVAEEncoder(config.z_dim) if config.distill else None
+        if self.teacher is not None and config.teacher == "frozen":
+            self.teacher.requires_grad_(False)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """What the optimiser updates: everything but a frozen teacher."""
+        frozen = set()
+        if self.teacher is not None and self.config.teacher == "frozen":
+            frozen = {id(p) for p in self.teacher.parameters()}
+        return [p for p in self.parameters() if id(p) not in frozen]
+
+    def embed(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(embedding, mean, logvar)``; mean/logvar only for the β-VAE image model."""
+        if self.config.image_model == "beta_vae":
+            mean, logvar, sample = self.encoder(image)
+            return sample, mean, logvar
+        return self.encoder(image), None, None
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
+        """Returns ``(total loss, metrics dict of floats/tensors, detached posterior states)``."""
+        c = self.config
+        image = image_tensor(batch["image"])
+        embedding, mean, logvar = self.embed(image)
+        post, prior = self.rssm.observe(embedding, batch["action"])
+        kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
+        feat = RSSM.feature(post)
+        pixels = image[0, 0].numel()
+        image_nll = 0.5 * (self.decoder(feat) - image).pow(2).sum((-3, -2, -1)).mean() + 0.5 * pixels * _LOG_2PI
+        image_loss = image_nll
+        metrics: dict[str, torch.Tensor | float] = {}
+        if mean is not None:
+            beta_kl = beta_vae_kl(mean, logvar).mean()
+            image_loss = image_loss + c.beta * beta_kl
+            metrics["beta_vae_kl"] = beta_kl
+        reward_loss = ScalarHead.nll(self.reward(feat), batch["reward"]).mean() * c.reward_scale
+        total = image_loss + reward_loss + kl_loss
+        if self.teacher is not None:
+            weight = eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain,
+                         initial_step=initial_step, eta_max=c.eta_max)
+            if c.teacher == "frozen":
+                with torch.no_grad():
+                    teacher_sample = self.teacher(image)[2]
+            else:
+                teacher_sample = self.teacher(image)[2]
+            distill = distillation_kl(embedding, teacher_sample)
+            if weight > 0:
+                total = total + weight * distill
+            metrics.update(distillation_kl=distill, eta=weight)
+        metrics.update(model_loss=total, image_loss=image_loss, image_nll=image_nll, reward_loss=reward_loss,
+                       kl_loss=kl_loss, kl=kl_value.mean())
+        return total, metrics, {k: v.detach() for k, v in post.items()}
+
+
+class WorldModelLearner:
+    """The world model with its optimiser (one Adam over everything but a frozen teacher)."""
+
+    def __init__(self, model: WorldModel):
+        from diswm.agents.optim import ClippedAdam
+
+        self.model = model
+        c = model.config
+        self.optimizer = ClippedAdam(model.trainable_parameters(), c.lr, c.eps, c.grad_clip)
+
+    def update(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
+        """One gradient step; returns ``(metrics as floats, detached posterior states)``."""
+        self.model.requires_grad_(True)
+        if self.model.teacher is not None and self.model.config.teacher == "frozen":
+            self.model.teacher.requires_grad_(False)
+        total, metrics, post = self.model.loss(batch, step, initial_step)
+        metrics["model_grad_norm"] = self.optimizer.step(total)
+        return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in metrics.items()}, post

@@ -1,0 +1,162 @@
+import numpy as np
+import pytest
+import torch
+
+from diswm.agents import (
+    ActorCritic,
+    BehaviorConfig,
+    WorldModel,
+    WorldModelConfig,
+    WorldModelLearner,
+    distillation_kl,
+    eta,
+    lambda_return,
+)
+from diswm.models import RSSMConfig, count_parameters
+
+SMALL_RSSM = RSSMConfig(stoch=8, deter=16, hidden=16, num_actions=2)
+
+
+def small_config(**kwargs):
+    return WorldModelConfig(rssm=SMALL_RSSM, units=32, **kwargs)
+
+
+def batch(b=2, t=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "image": torch.as_tensor(rng.integers(0, 256, (b, t, 64, 64, 3), dtype=np.uint8)),
+        "action": torch.as_tensor(rng.uniform(-1, 1, (b, t, 2)), dtype=torch.float32),
+        "reward": torch.as_tensor(rng.uniform(size=(b, t)), dtype=torch.float32),
+    }
+
+
+def test_distillation_kl_is_zero_for_identical_latents_and_positive_otherwise():
+    z = torch.randn(3, 5, 20)
+    assert distillation_kl(z, z).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_kl(z, torch.randn(3, 5, 20)).item() > 0
+    # batchmean divides by B only: doubling T doubles the loss of a repeated sequence
+    other = torch.randn(3, 5, 20)
+    doubled = distillation_kl(torch.cat([z, z], 1), torch.cat([other, other], 1))
+    torch.testing.assert_close(doubled, 2 * distillation_kl(z, other))
+    reference = sum(
+        (torch.softmax(other[b, t], -1) * (torch.log_softmax(other[b, t], -1) - torch.log_softmax(z[b, t], -1))).sum()
+        for b in range(3) for t in range(5)
+    ) / 3
+    torch.testing.assert_close(distillation_kl(z, other), reference)
+
+
+@pytest.mark.parametrize(
+    "step, schedule, cross, expected",
+    [
+        (0, "paper", False, 0.1),
+        (25_000, "paper", False, 0.05),
+        (45_000, "paper", False, 0.01),
+        (400_000, "paper", False, 0.01),
+        (49_999, "paper", True, 0.0),
+        (50_000, "paper", True, 0.1),
+        (95_000, "paper", True, 0.01),
+        (0, "official", False, 0.095),
+        (400_000, "official", False, 0.095),
+        (400_000, "official", True, 0.0),
+    ],
+)
+def test_eta_schedules_give_the_documented_values(step, schedule, cross, expected):
+    assert eta(step, schedule=schedule, cross_domain=cross, initial_step=2500) == pytest.approx(expected)
+
+
+def test_losses_are_finite_with_documented_terms():
+    torch.manual_seed(0)
+    model = WorldModel(small_config())
+    total, metrics, post = model.loss(batch(), step=0)
+    assert torch.isfinite(total)
+    expected = {"model_loss", "image_loss", "image_nll", "reward_loss", "kl_loss", "kl", "beta_vae_kl",
+                "distillation_kl", "eta"}
+    assert set(metrics) == expected
+    assert all(np.isfinite(float(v.detach() if torch.is_tensor(v) else v)) for v in metrics.values())
+    recomposed = metrics["image_loss"] + metrics["reward_loss"] + metrics["kl_loss"] + 0.1 * metrics["distillation_kl"]
+    torch.testing.assert_close(total, recomposed)
+    torch.testing.assert_close(metrics["image_loss"], metrics["image_nll"] + 0.015 * metrics["beta_vae_kl"])
+    assert post["deter"].shape == (2, 4, 16) and not post["deter"].requires_grad
+
+
+def test_frozen_teacher_is_bit_identical_and_gets_no_gradient():
+    torch.manual_seed(0)
+    model = WorldModel(small_config(teacher="frozen"))
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    learner = WorldModelLearner(model)
+    assert not any(p is q for p in model.teacher.parameters() for q in learner.optimizer.parameters)
+    student_before = model.encoder.head.weight.clone()
+    for step in range(3):
+        learner.update(batch(seed=step), step)
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert not torch.equal(model.encoder.head.weight, student_before)
+
+
+def test_drifting_teacher_moves_like_the_released_code():
+    torch.manual_seed(0)
+    model = WorldModel(small_config(teacher="drifting"))
+    before = model.teacher.head.weight.clone()
+    WorldModelLearner(model).update(batch(), step=0)
+    assert not torch.equal(model.teacher.head.weight, before)
+
+
+def test_no_distillation_and_dreamerv2_configurations():
+    no_distill = WorldModel(small_config(distill=False))
+    assert no_distill.teacher is None
+    _, metrics, _ = no_distill.loss(batch(), 0)
+    assert "distillation_kl" not in metrics
+    dreamer = WorldModel(small_config(image_model="conv", distill=False, beta=0.0))
+    _, metrics, _ = dreamer.loss(batch(), 0)
+    assert "beta_vae_kl" not in metrics and np.isfinite(float(metrics["model_loss"].detach()))
+    with pytest.raises(ValueError, match="distillation needs"):
+        WorldModel(small_config(image_model="conv"))
+    with pytest.raises(ValueError, match="teacher"):
+        WorldModel(small_config(teacher="melting"))
+
+
+def test_cross_domain_official_never_distils():
+    model = WorldModel(small_config(eta_schedule="official", cross_domain=True))
+    total, metrics, _ = model.loss(batch(), step=500_000, initial_step=2500)
+    assert metrics["eta"] == 0.0
+    torch.testing.assert_close(total, metrics["image_loss"] + metrics["reward_loss"] + metrics["kl_loss"])
+
+
+def test_lambda_return_matches_the_recursion():
+    reward, value = torch.rand(4, 3), torch.rand(4, 3)
+    discount = torch.full((4, 3), 0.9)
+    bootstrap = torch.rand(3)
+    returns = lambda_return(reward, value, discount, bootstrap, 0.95)
+    expected, last = [], bootstrap
+    next_values = torch.cat([value[1:], bootstrap[None]])
+    for t in reversed(range(4)):
+        last = reward[t] + 0.9 * (0.05 * next_values[t] + 0.95 * last)
+        expected.insert(0, last)
+    torch.testing.assert_close(returns, torch.stack(expected))
+    one_step = lambda_return(reward, value, discount, bootstrap, 0.0)
+    torch.testing.assert_close(one_step, reward + 0.9 * next_values)
+
+
+def test_behaviour_update_trains_actor_and_critic_only():
+    torch.manual_seed(0)
+    model = WorldModel(small_config())
+    _, _, post = model.loss(batch(), 0)
+    behavior = ActorCritic(BehaviorConfig(horizon=5, units=32, actor_layers=2, critic_layers=2, slow_update=2),
+                           model.rssm.feat_size, 2)
+    world_before = {k: v.clone() for k, v in model.state_dict().items()}
+    actor_before = [p.clone() for p in behavior.actor.parameters()]
+    metrics = behavior.update(model.rssm, model.reward, post)
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert all(torch.equal(v, world_before[k]) for k, v in model.state_dict().items())
+    assert any(not torch.equal(a, b) for a, b in zip(actor_before, behavior.actor.parameters(), strict=True))
+    assert all(p.requires_grad for p in model.rssm.parameters())  # restored afterwards
+    # the slow critic is a hard copy of the critic taken every `slow_update` (2) updates, before stepping
+    behavior.update(model.rssm, model.reward, post)
+    assert not all(torch.equal(a, b) for a, b in zip(behavior.critic.parameters(),
+                                                       behavior.slow_critic.parameters(), strict=True))
+    critic_before_third = {k: v.clone() for k, v in behavior.critic.state_dict().items()}
+    behavior.update(model.rssm, model.reward, post)
+    for key, value in behavior.slow_critic.state_dict().items():
+        assert torch.equal(value, critic_before_third[key]), key
+    assert count_parameters(behavior.slow_critic) == count_parameters(behavior.critic)
