@@ -1,6 +1,7 @@
 """The ``diswm`` command line: thin dispatch to the Sacred experiments and the figure scripts.
 
     diswm collect with cheetah_run smoke     # one Sacred experiment (any `with ...` arguments)
+    diswm pretrain with cheetah_run smoke    # β-VAE video model on the collected videos
     diswm data --scale smoke                 # collect every source task's videos at a scale
     diswm demo --out demo                    # small end-to-end demonstration
     diswm envs                               # list tasks and colour sets
@@ -18,6 +19,12 @@ def _collect(args: argparse.Namespace) -> int:
     return run_cli(args.sacred_args)
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    from experiments.pretrain import run_cli
+
+    return run_cli(args.sacred_args)
+
+
 def _data(args: argparse.Namespace) -> int:
     from experiments.collect import SOURCE_TASKS, run_cli
 
@@ -29,12 +36,15 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from experiments import pretrain
     from experiments.collect import run_cli
     from paper_figures import fig3_distracted_observations
 
     for task in ("walker_walk", "reacher_easy", "pusher"):
         if run_cli(["with", f"task={task}", "smoke"]) != 0:
             return 1
+    if pretrain.run_cli(["with", "reacher_easy", "smoke"]) != 0:
+        return 1
     outputs = fig3_distracted_observations.main(["--scale", "smoke", "--out", args.out])
     print("demo outputs:", *outputs, sep="\n  ")
     return 0
@@ -62,13 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.set_defaults(func=_collect)
 
+    pretrain = commands.add_parser("pretrain", help="run the Sacred `pretrain` experiment (β-VAE video model)")
+    pretrain.add_argument(
+        "sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with cheetah_run smoke`"
+    )
+    pretrain.set_defaults(func=_pretrain)
+
     data = commands.add_parser("data", help="collect the distracting-video datasets of all source tasks")
     data.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--tasks", nargs="*", help="subset of source tasks (default: all five)")
     data.set_defaults(func=_data)
 
-    demo = commands.add_parser("demo", help="smoke-scale demonstration: collect videos and draw them")
+    demo = commands.add_parser("demo", help="smoke-scale demonstration: collect videos, pretrain, draw Figure 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
 

@@ -36,3 +36,26 @@ def check_scale(scale: str) -> str:
     if scale not in SCALE_NAMES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {SCALE_NAMES}")
     return scale
+
+
+@dataclass(frozen=True)
+class PretrainScale:
+    batch_size: int
+    length: int
+    updates: int
+    checkpoint_every: int
+    log_every: int
+    stoch: int
+    deter: int
+    hidden: int
+
+
+PRETRAIN: dict[str, PretrainScale] = {
+    "smoke": PretrainScale(batch_size=4, length=8, updates=20, checkpoint_every=10, log_every=5,
+                           stoch=8, deter=32, hidden=32),
+    "cpu": PretrainScale(batch_size=16, length=32, updates=2000, checkpoint_every=250, log_every=50,
+                         stoch=50, deter=200, hidden=200),
+    # The official run: 10 x 2000 updates of 50 x 50 sequences, checkpoints every 2000.
+    "paper": PretrainScale(batch_size=50, length=50, updates=20_000, checkpoint_every=2000, log_every=100,
+                           stoch=50, deter=200, hidden=200),
+}

@@ -98,7 +98,8 @@ class ActorCritic(nn.Module):
                 for p, flag in zip(module.parameters(), module_flags, strict=True):
                     p.requires_grad_(flag)
         return {
-            "actor_loss": float(actor_loss), "value_loss": float(critic_loss), "actor_grad_norm": actor_norm,
+            "actor_loss": float(actor_loss.detach()), "value_loss": float(critic_loss.detach()),
+            "actor_grad_norm": actor_norm,
             "value_grad_norm": critic_norm, "actor_entropy": float(entropy.mean()),
             "imag_reward_mean": float(reward.mean()), "imag_reward_std": float(reward.std()),
             "imag_value_mean": float(value.mean()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from diswm.models.beta_vae import fold_time
+from diswm.models.beta_vae import fold_time, use_channels_last
 
 
 class ConvEncoder(nn.Module):
@@ -21,10 +21,13 @@ class ConvEncoder(nn.Module):
             previous = width
         self.convs = nn.Sequential(*layers)
         self.embed_size = previous * 2 * 2  # 64 -> 31 -> 14 -> 6 -> 2
+        use_channels_last(self)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         flat, lead = fold_time(image, 3)
-        return self.convs(flat).reshape(*lead, -1)
+        # flatten in NCHW order, as the official ConvEncoder
+        features = self.convs(flat.contiguous(memory_format=torch.channels_last)).contiguous()
+        return features.reshape(*lead, -1)
 
 
 class ConvDecoder(nn.Module):
@@ -43,8 +46,10 @@ class ConvDecoder(nn.Module):
                 layers.append(nn.ELU())
             previous = width
         self.deconvs = nn.Sequential(*layers)
+        use_channels_last(self)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         flat, lead = fold_time(feat, 1)
-        mean = self.deconvs(self.linear(flat).reshape(len(flat), -1, 1, 1))
+        x = self.linear(flat).reshape(len(flat), -1, 1, 1).contiguous(memory_format=torch.channels_last)
+        mean = self.deconvs(x)
         return mean.reshape(*lead, *mean.shape[1:])

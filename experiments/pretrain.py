@@ -1,0 +1,89 @@
+"""Sacred experiment ``pretrain``: the action-free β-VAE video model on a source task's distracting videos.
+
+    python -m experiments.pretrain with cheetah_run smoke       # or: diswm pretrain with cheetah_run smoke
+
+Reads ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>`` (``diswm collect``); writes
+``checkpoints/pretrain/<scale>/<task>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
+final ``encoder.pt`` (the distillation teacher) and a resumable ``latest.pt``. Rerun to resume.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from diswm.agents.pretrain import PretrainConfig, pretrain
+from diswm.checkpoint import file_sha256
+from diswm.models import RSSMConfig
+from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
+from experiments.collect import SOURCE_TASKS
+from experiments.common import attach_observers, new_experiment, outputs_home, provenance
+
+ex = new_experiment("pretrain")
+
+
+@ex.config
+def config():
+    task = "cheetah_run"  # source task of the videos
+    scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN)
+    seed = 0  # seeds torch, the batch sampler and the model initialisation
+    video_seed = 0  # which collected dataset
+    colour_schedule = "switch"  # which collected dataset (see the collect experiment)
+    data_dir = str(outputs_home() / "data" / check_scale(scale) / task / colour_schedule / f"seed_{video_seed}")
+    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / f"seed_{seed}")
+    batch_size = PRETRAIN[scale].batch_size  # sequences per batch
+    length = PRETRAIN[scale].length  # frames per sequence
+    updates = PRETRAIN[scale].updates  # gradient updates in total
+    checkpoint_every = PRETRAIN[scale].checkpoint_every  # updates between checkpoints
+    log_every = PRETRAIN[scale].log_every  # updates between logged losses
+    z_dim = 20  # β-VAE latent size
+    beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight
+    kl_scale = 1.0  # β1
+    stoch = PRETRAIN[scale].stoch  # RSSM stochastic size
+    deter = PRETRAIN[scale].deter  # RSSM deterministic (GRU) size
+    hidden = PRETRAIN[scale].hidden  # RSSM hidden size
+    num_actions = None  # zero-action inputs of the RSSM (None: the source task's action size)
+    lr = 3e-4  # Adam learning rate (eps 1e-5, gradient clip 100)
+
+
+for _task in SOURCE_TASKS:
+    ex.add_named_config(_task, {"task": _task})
+for _scale in SCALE_NAMES:
+    ex.add_named_config(_scale, {"scale": _scale})
+
+
+@ex.main
+def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_every, log_every, z_dim, beta,
+         kl_scale, stoch, deter, hidden, num_actions, lr):
+    manifest = Path(data_dir) / "dataset.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no dataset at {data_dir}; collect it first with `diswm collect with ...`")
+    if num_actions is None:
+        num_actions = json.loads(manifest.read_text())["action_dim"]
+    settings = PretrainConfig(
+        data_dir=data_dir, out_dir=out_dir, num_actions=num_actions, z_dim=z_dim, beta=beta, kl_scale=kl_scale,
+        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
+        batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,
+    )
+    _run.info.update(provenance())
+
+    def log(update, metrics):
+        if update % log_every == 0 or update == updates:
+            for name, value in metrics.items():
+                _run.log_scalar(f"pretrain/{name}", value, update)
+
+    result = pretrain(settings, on_log=log)
+    checkpoints = {name: str(Path(out_dir) / f"{name}.pt") for name in ("encoder", "decoder", "rssm")}
+    _run.info["checkpoints"] = {name: {"path": path, "sha256": file_sha256(path)} for name, path in checkpoints.items()}
+    return {"updates": result["updates"], "encoder": checkpoints["encoder"], **result["metrics"]}
+
+
+def run_cli(argv: list[str]) -> int:
+    attach_observers(ex)
+    run = ex.run_commandline(["pretrain", *argv])
+    return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(sys.argv[1:]))

@@ -1,0 +1,137 @@
+"""Stage 1: action-free β-VAE video model pretrained on distracting videos (DisWM Eq. 1-2).
+
+Official ``pretrain_model.WorldModel``: β-VAE encoder -> RSSM fed zero actions (``pretrain_action_num``
+inputs, the source task's action size) using the distribution *mean* for prior and posterior ->
+β-VAE decoder from the RSSM feature. Loss: image NLL + KL balancing (β1 = 1) + β2 x KL(q(z|o) || N(0, I)).
+Only the encoder is used later, as the distillation teacher.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from diswm.agents.optim import ClippedAdam
+from diswm.agents.world_model import image_tensor
+from diswm.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from diswm.data import EpisodeReplay
+from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, RSSMConfig
+from diswm.models.beta_vae import beta_vae_kl
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    data_dir: str
+    out_dir: str
+    num_actions: int = 6  # official `pretrain_action_num` (the source task's), fed zeros
+    z_dim: int = 20
+    beta: float = 0.015  # β2
+    kl_scale: float = 1.0  # β1
+    kl_balance: float = 0.8
+    kl_free: float = 1.0
+    rssm: RSSMConfig = field(default_factory=RSSMConfig)
+    batch_size: int = 50
+    length: int = 50
+    updates: int = 20_000  # the official run: 10 x 2000 updates (its "1e6 steps" is a label)
+    checkpoint_every: int = 2000
+    lr: float = 3e-4
+    eps: float = 1e-5
+    grad_clip: float = 100.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.updates < 1 or self.checkpoint_every < 1:
+            raise ValueError("updates and checkpoint_every must be positive")
+        if self.batch_size < 1 or self.length < 2:
+            raise ValueError(f"batch_size >= 1 and length >= 2 needed, got {self.batch_size}, {self.length}")
+
+
+class VideoModel(nn.Module):
+    def __init__(self, config: PretrainConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = BetaVAEEncoder(config.z_dim)
+        rssm = RSSMConfig(**{**asdict(config.rssm), "embed": config.z_dim, "num_actions": config.num_actions})
+        self.rssm = RSSM(rssm)
+        self.decoder = BetaVAEDecoder(self.rssm.feat_size, config.z_dim)
+
+    def loss(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        c = self.config
+        image = image_tensor(images)
+        mean, logvar, sample = self.encoder(image)
+        post, prior = self.rssm.observe(sample, None, sample=False)
+        kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
+        pixels = image[0, 0].numel()
+        image_nll = 0.5 * (self.decoder(RSSM.feature(post)) - image).pow(2).sum((-3, -2, -1)).mean()
+        image_nll = image_nll + 0.5 * pixels * _LOG_2PI
+        beta_kl = beta_vae_kl(mean, logvar).mean()
+        total = image_nll + kl_loss + c.beta * beta_kl
+        return total, {"model_loss": total, "image_nll": image_nll, "kl_loss": kl_loss, "kl": kl_value.mean(),
+                       "beta_vae_kl": beta_kl}
+
+
+def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], None] | None = None,
+             progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Train (or resume) the video model; checkpoints in ``out_dir``. ``stop_after`` simulates an interrupt."""
+    config.validate()
+    out = Path(config.out_dir)
+    replay = EpisodeReplay.from_directory(config.data_dir)
+    if len(replay) == 0:
+        raise ValueError(f"no episodes in {config.data_dir}; collect videos first (`diswm collect ...`)")
+    torch.manual_seed(config.seed)
+    generator = np.random.default_rng(config.seed)
+    model = VideoModel(config)
+    optimizer = ClippedAdam(model.parameters(), config.lr, config.eps, config.grad_clip)
+    start = 0
+    latest = out / "latest.pt"
+    if latest.exists():
+        state = load_checkpoint(latest)
+        if state["config"] != asdict(config):
+            raise ValueError(f"{latest} belongs to a run with other settings; use another out_dir")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        restore_rng_state(state["rng"], generator)
+        start = state["updates"]
+    iterator = range(start, config.updates)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, initial=start, total=config.updates, desc="pretrain", unit="update")
+    metrics: dict[str, float] = {}
+    done = start
+    for update in iterator:
+        images = torch.as_tensor(replay.sample(config.batch_size, config.length, generator, keys=["image"])["image"])
+        total, terms = model.loss(images)
+        grad_norm = optimizer.step(total)
+        metrics = {k: float(v.detach()) for k, v in terms.items()} | {"model_grad_norm": grad_norm}
+        done = update + 1
+        if on_log is not None:
+            on_log(done, metrics)
+        if done % config.checkpoint_every == 0 or done == config.updates:
+            _save(out, model, optimizer, generator, config, done)
+        if stop_after is not None and done >= stop_after:
+            break
+    return {"updates": done, "metrics": metrics, "out_dir": str(out), "encoder": str(out / "encoder.pt")}
+
+
+def _save(out: Path, model: VideoModel, optimizer: ClippedAdam, generator, config: PretrainConfig,
+          updates: int) -> None:
+    """``<updates>/{encoder,decoder,rssm}.pt`` (official layout; at the end also in ``out_dir`` itself)
+    plus a resumable ``latest.pt``."""
+    folders = [out / str(updates)] + ([out] if updates == config.updates else [])
+    for folder in folders:
+        for name in ("encoder", "decoder", "rssm"):
+            save_checkpoint(folder / f"{name}.pt", getattr(model, name).state_dict())
+    save_checkpoint(out / "latest.pt", {
+        "config": asdict(config), "updates": updates, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "rng": rng_state(generator),
+    })

@@ -1,0 +1,56 @@
+"""Atomic checkpoints with every random state, so an interrupted run resumes to exactly the same result."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from diswm.atomic import atomic_writer
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or does not fit the run that loads it."""
+
+
+def rng_state(generator: np.random.Generator) -> dict[str, Any]:
+    return {
+        "numpy_generator": generator.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+    }
+
+
+def restore_rng_state(state: dict[str, Any], generator: np.random.Generator) -> None:
+    generator.bit_generator.state = state["numpy_generator"]
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+
+
+def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> str:
+    """Write ``payload`` (tensors, state dicts, plain values) atomically; return its sha256."""
+    with atomic_writer(path) as handle:
+        torch.save(payload, handle)
+    return file_sha256(path)
+
+
+def load_checkpoint(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises several types for truncated/corrupt files
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(error).__name__}: {error})") from error
+
+
+def file_sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+import torch
+from sacred.observers import FileStorageObserver
+
+from diswm.checkpoint import file_sha256, load_checkpoint
+from diswm.data.collect import CollectConfig, collect
+from diswm.envs import EnvSpec
+from experiments.pretrain import ex
+
+
+def test_pretrain_run_records_checkpoints_with_hashes(tmp_path):
+    videos = tmp_path / "videos"
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=20), out_dir=str(videos),
+                          num_episodes=2, progress=False))
+    observer = FileStorageObserver(str(tmp_path / "runs"))
+    ex.observers.append(observer)
+    try:
+        run = ex.run(named_configs=["finger_spin", "smoke"],
+                     config_updates={"data_dir": str(videos), "out_dir": str(tmp_path / "ckpt"), "updates": 4,
+                                     "checkpoint_every": 2, "log_every": 2, "length": 6, "batch_size": 2})
+    finally:
+        ex.observers.remove(observer)
+    assert run.status == "COMPLETED" and run.result["updates"] == 4
+    record = tmp_path / "runs" / str(run._id)
+    config = json.loads((record / "config.json").read_text())
+    assert config["num_actions"] is None and config["beta"] == 0.015
+    info = json.loads((record / "info.json").read_text())
+    encoder = info["checkpoints"]["encoder"]
+    assert encoder["sha256"] == file_sha256(encoder["path"])
+    assert load_checkpoint(tmp_path / "ckpt" / "latest.pt")["model"]["rssm.img_in.weight"].shape[1] == 8 + 2
+    metrics = json.loads((record / "metrics.json").read_text())
+    assert metrics["pretrain/image_nll"]["steps"] == [2, 4]
+    assert all(torch.isfinite(torch.tensor(metrics["pretrain/model_loss"]["values"])))
+    assert not any(p.suffix == ".pt" for p in record.iterdir())  # checkpoints stay out of the record
+
+
+def test_pretrain_without_videos_names_the_missing_dataset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="diswm collect"):
+        ex.run(config_updates={"data_dir": str(tmp_path / "none"), "out_dir": str(tmp_path / "ckpt")})
