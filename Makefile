@@ -32,6 +32,8 @@ figures: setup
 
 bench: setup
 	$(PY) -m bench.env_speed
+	$(PY) -m bench.train_step --batch 50 --length 50
+	$(PY) -m bench.train_step --batch 16 --length 50
 
 lint: setup
 	$(VENV)/bin/ruff check src experiments paper_figures tests bench

@@ -15,7 +15,7 @@ import sys
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
 from diswm.scales import COLLECT, SCALE_NAMES, check_scale
-from experiments.common import attach_observers, new_experiment, outputs_home, provenance
+from experiments.common import new_experiment, outputs_home, provenance, run_command_line
 
 SOURCE_TASKS = ("cheetah_run", "reacher_easy", "finger_spin", "walker_walk", "hopper_stand")
 
@@ -83,9 +83,7 @@ def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_qua
 
 def run_cli(argv: list[str]) -> int:
     """Run from a command line (``argv`` without the program name), with observers attached."""
-    attach_observers(ex)
-    run = ex.run_commandline(["collect", *argv])
-    return 0 if run is not None and run.status == "COMPLETED" else 1
+    return run_command_line(ex, argv)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,13 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
         experiment.observers.append(mongo_observer(url))
 
 
+def run_command_line(experiment: Experiment, argv: list[str]) -> int:
+    """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code."""
+    attach_observers(experiment)
+    run = experiment.run_commandline([experiment.path, *argv])
+    return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
 def mongo_observer(url: str):
     """A MongoObserver for ``mongodb://host:port/<db>`` (database ``sacred`` when the URL names none)."""
     from sacred.observers import MongoObserver

@@ -18,7 +18,7 @@ from diswm.checkpoint import file_sha256
 from diswm.models import RSSMConfig
 from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
-from experiments.common import attach_observers, new_experiment, outputs_home, provenance
+from experiments.common import new_experiment, outputs_home, provenance, run_command_line
 
 ex = new_experiment("pretrain")
 
@@ -80,9 +80,8 @@ def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_
 
 
 def run_cli(argv: list[str]) -> int:
-    attach_observers(ex)
-    run = ex.run_commandline(["pretrain", *argv])
-    return 0 if run is not None and run.status == "COMPLETED" else 1
+    """Run from a command line (``argv`` without the program name), with observers attached."""
+    return run_command_line(ex, argv)
 
 
 if __name__ == "__main__":

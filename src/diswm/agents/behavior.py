@@ -97,10 +97,10 @@ class ActorCritic(nn.Module):
             for module, module_flags in zip(world_model, flags, strict=True):
                 for p, flag in zip(module.parameters(), module_flags, strict=True):
                     p.requires_grad_(flag)
-        return {
-            "actor_loss": float(actor_loss.detach()), "value_loss": float(critic_loss.detach()),
-            "actor_grad_norm": actor_norm,
-            "value_grad_norm": critic_norm, "actor_entropy": float(entropy.mean()),
-            "imag_reward_mean": float(reward.mean()), "imag_reward_std": float(reward.std()),
-            "imag_value_mean": float(value.mean()),
+        scalars = {
+            "actor_loss": actor_loss, "value_loss": critic_loss, "actor_entropy": entropy.mean(),
+            "imag_reward_mean": reward.mean(), "imag_reward_std": reward.std(), "imag_value_mean": value.mean(),
+        }
+        return {k: float(v.detach()) for k, v in scalars.items()} | {
+            "actor_grad_norm": actor_norm, "value_grad_norm": critic_norm,
         }

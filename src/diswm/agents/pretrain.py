@@ -8,7 +8,6 @@ Only the encoder is used later, as the distillation teacher.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,13 +18,11 @@ import torch
 from torch import nn
 
 from diswm.agents.optim import ClippedAdam
-from diswm.agents.world_model import image_tensor
+from diswm.agents.world_model import gaussian_image_nll, image_tensor
 from diswm.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from diswm.data import EpisodeReplay
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, RSSMConfig
 from diswm.models.beta_vae import beta_vae_kl
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -70,9 +67,7 @@ class VideoModel(nn.Module):
         mean, logvar, sample = self.encoder(image)
         post, prior = self.rssm.observe(sample, None, sample=False)
         kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
-        pixels = image[0, 0].numel()
-        image_nll = 0.5 * (self.decoder(RSSM.feature(post)) - image).pow(2).sum((-3, -2, -1)).mean()
-        image_nll = image_nll + 0.5 * pixels * _LOG_2PI
+        image_nll = gaussian_image_nll(self.decoder(RSSM.feature(post)), image)
         beta_kl = beta_vae_kl(mean, logvar).mean()
         total = image_nll + kl_loss + c.beta * beta_kl
         return total, {"model_loss": total, "image_nll": image_nll, "kl_loss": kl_loss, "kl": kl_value.mean(),

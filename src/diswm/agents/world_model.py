@@ -69,6 +69,12 @@ def image_tensor(images: np.ndarray | torch.Tensor, device=None) -> torch.Tensor
     return x.movedim(-1, -3).float().div_(255.0).sub_(0.5)
 
 
+def gaussian_image_nll(mean: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """-log N(image; mean, 1) summed over pixels, averaged over the leading axes (official image loss)."""
+    pixels = image.shape[-3:].numel()
+    return 0.5 * (mean - image).pow(2).sum((-3, -2, -1)).mean() + 0.5 * pixels * _LOG_2PI
+
+
 class WorldModel(nn.Module):
     def __init__(self, config: WorldModelConfig):
         super().__init__()
@@ -110,8 +116,7 @@ class WorldModel(nn.Module):
         post, prior = self.rssm.observe(embedding, batch["action"])
         kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
         feat = RSSM.feature(post)
-        pixels = image[0, 0].numel()
-        image_nll = 0.5 * (self.decoder(feat) - image).pow(2).sum((-3, -2, -1)).mean() + 0.5 * pixels * _LOG_2PI
+        image_nll = gaussian_image_nll(self.decoder(feat), image)
         image_loss = image_nll
         metrics: dict[str, torch.Tensor | float] = {}
         if mean is not None:
