@@ -175,9 +175,6 @@ class DistractedEnv(gym.Env):
         self._needs_reset = terminated or truncated
         return self._observation(), float(reward), terminated, truncated, self._info(steps, discount)
 
-    def close(self):
-        super().close()
-
     # ------------------------------------------------------------------ internals
     def _seed_streams(self, seed: int) -> None:
         physics, colours = np.random.SeedSequence(int(seed)).spawn(2)
