@@ -26,7 +26,7 @@ ex = new_experiment("collect")
 def config():
     task = "cheetah_run"  # source task whose videos are collected
     scale = "smoke"  # smoke | cpu | paper: sizes the dataset (diswm.scales.COLLECT)
-    seed = 0  # seeds the env, the colour stream and the policy (episode i: SeedSequence([seed, i]))
+    seed = 0  # seeds the env, the colour stream and the policy (episode i: SeedSequence([seed, i, 0]))
     colour_schedule = "switch"  # switch (train colours, then test colours at mid-collection) | train | test | none
     num_episodes = COLLECT[check_scale(scale)].num_episodes  # episodes to collect
     time_limit = COLLECT[scale].time_limit  # control steps per episode (None: native 1000 DMC / 100 Pusher)

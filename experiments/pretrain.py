@@ -3,7 +3,7 @@
     python -m experiments.pretrain with cheetah_run smoke       # or: diswm pretrain with cheetah_run smoke
 
 Reads ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>`` (``diswm collect``); writes
-``checkpoints/pretrain/<scale>/<task>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
+``checkpoints/pretrain/<scale>/<task>/beta<β2>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
 final ``encoder.pt`` (the distillation teacher) and a resumable ``latest.pt``. Rerun to resume.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import file_sha256
 from diswm.models import RSSMConfig
-from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
+from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
 from experiments.common import new_experiment, outputs_home, provenance, run_command_line
 
@@ -31,18 +31,20 @@ def config():
     video_seed = 0  # which collected dataset
     colour_schedule = "switch"  # which collected dataset (see the collect experiment)
     data_dir = str(outputs_home() / "data" / check_scale(scale) / task / colour_schedule / f"seed_{video_seed}")
-    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / f"seed_{seed}")
+    beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
+    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / f"beta{beta:g}" / f"seed_{seed}")
     batch_size = PRETRAIN[scale].batch_size  # sequences per batch
     length = PRETRAIN[scale].length  # frames per sequence
     updates = PRETRAIN[scale].updates  # gradient updates in total
     checkpoint_every = PRETRAIN[scale].checkpoint_every  # updates between checkpoints
     log_every = PRETRAIN[scale].log_every  # updates between logged losses
     z_dim = 20  # β-VAE latent size
-    beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight
     kl_scale = 1.0  # β1
-    stoch = PRETRAIN[scale].stoch  # RSSM stochastic size
-    deter = PRETRAIN[scale].deter  # RSSM deterministic (GRU) size
-    hidden = PRETRAIN[scale].hidden  # RSSM hidden size
+    encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels
+    decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels
+    stoch = NETS[scale].stoch  # RSSM stochastic size
+    deter = NETS[scale].deter  # RSSM deterministic (GRU) size
+    hidden = NETS[scale].hidden  # RSSM hidden size
     num_actions = None  # zero-action inputs of the RSSM (None: the source task's action size)
     lr = 3e-4  # Adam learning rate (eps 1e-5, gradient clip 100)
 
@@ -55,7 +57,7 @@ for _scale in SCALE_NAMES:
 
 @ex.main
 def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_every, log_every, z_dim, beta,
-         kl_scale, stoch, deter, hidden, num_actions, lr):
+         kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr):
     manifest = Path(data_dir) / "dataset.json"
     if not manifest.is_file():
         raise FileNotFoundError(f"no dataset at {data_dir}; collect it first with `diswm collect with ...`")
@@ -63,6 +65,7 @@ def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_
         num_actions = json.loads(manifest.read_text())["action_dim"]
     settings = PretrainConfig(
         data_dir=data_dir, out_dir=out_dir, num_actions=num_actions, z_dim=z_dim, beta=beta, kl_scale=kl_scale,
+        encoder_widths=tuple(encoder_widths), decoder_widths=tuple(decoder_widths),
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,
     )

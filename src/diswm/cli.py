@@ -2,6 +2,7 @@
 
     diswm collect with cheetah_run smoke     # one Sacred experiment (any `with ...` arguments)
     diswm pretrain with cheetah_run smoke    # β-VAE video model on the collected videos
+    diswm finetune with diswm smoke          # online world model + agent (method and scale named configs)
     diswm data --scale smoke                 # collect every source task's videos at a scale
     diswm demo --out demo                    # small end-to-end demonstration
     diswm envs                               # list tasks and colour sets
@@ -10,19 +11,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+#: stage subcommand -> help; each runs the Sacred experiment experiments.<stage> with `with ...` arguments.
+STAGES = {
+    "collect": "distracting videos of a source task",
+    "pretrain": "β-VAE video model on the collected videos (the teacher)",
+    "finetune": "online world model and agent on a target task (DisWM and baselines)",
+}
 
-def _collect(args: argparse.Namespace) -> int:
-    from experiments.collect import run_cli
 
-    return run_cli(args.sacred_args)
+def _stage(module: str):
+    def run(args: argparse.Namespace) -> int:
+        return importlib.import_module(f"experiments.{module}").run_cli(args.sacred_args)
 
-
-def _pretrain(args: argparse.Namespace) -> int:
-    from experiments.pretrain import run_cli
-
-    return run_cli(args.sacred_args)
+    return run
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -36,17 +40,22 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from experiments import pretrain
-    from experiments.collect import run_cli
+    """The whole pipeline at smoke scale: videos -> teacher -> DisWM and DreamerV2 agents -> Figure 3."""
     from paper_figures import fig3_distracted_observations
 
-    for task in ("walker_walk", "reacher_easy", "pusher"):
-        if run_cli(["with", f"task={task}", "smoke"]) != 0:
+    steps = [
+        ("collect", ["with", "finger_spin", "smoke"]),
+        *[("collect", ["with", f"task={task}", "smoke"]) for task in ("walker_walk", "reacher_easy", "pusher")],
+        ("pretrain", ["with", "finger_spin", "smoke"]),
+        ("finetune", ["with", "diswm", "smoke", "source=finger_spin", "task=reacher_easy"]),
+        ("finetune", ["with", "dreamerv2", "smoke", "source=finger_spin", "task=reacher_easy"]),
+    ]
+    for stage, argv in steps:
+        if importlib.import_module(f"experiments.{stage}").run_cli(argv) != 0:
+            print(f"demo stopped: `diswm {stage} {' '.join(argv)}` failed", file=sys.stderr)
             return 1
-    if pretrain.run_cli(["with", "reacher_easy", "smoke"]) != 0:
-        return 1
     outputs = fig3_distracted_observations.main(["--scale", "smoke", "--out", args.out])
-    print("demo outputs:", *outputs, sep="\n  ")
+    print("demo outputs:", *outputs, "run records: runs/", sep="\n  ")
     return 0
 
 
@@ -66,17 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    collect = commands.add_parser("collect", help="run the Sacred `collect` experiment (videos of a source task)")
-    collect.add_argument(
-        "sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with cheetah_run smoke`"
-    )
-    collect.set_defaults(func=_collect)
-
-    pretrain = commands.add_parser("pretrain", help="run the Sacred `pretrain` experiment (β-VAE video model)")
-    pretrain.add_argument(
-        "sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with cheetah_run smoke`"
-    )
-    pretrain.set_defaults(func=_pretrain)
+    for stage, help_text in STAGES.items():
+        parser_ = commands.add_parser(stage, help=f"Sacred experiment `{stage}`: {help_text}")
+        parser_.add_argument("sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with smoke`")
+        parser_.set_defaults(func=_stage(stage))
 
     data = commands.add_parser("data", help="collect the distracting-video datasets of all source tasks")
     data.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--tasks", nargs="*", help="subset of source tasks (default: all five)")
     data.set_defaults(func=_data)
 
-    demo = commands.add_parser("demo", help="smoke-scale demonstration: collect videos, pretrain, draw Figure 3")
+    demo = commands.add_parser("demo", help="smoke pipeline: collect, pretrain, finetune DisWM and DreamerV2, Fig. 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
 

@@ -39,23 +39,76 @@ def check_scale(scale: str) -> str:
 
 
 @dataclass(frozen=True)
+class NetScale:
+    """Network sizes shared by pretraining and finetuning (the teacher must match the student)."""
+
+    encoder_widths: tuple[int, ...]
+    decoder_widths: tuple[int, ...]
+    stoch: int
+    deter: int
+    hidden: int
+    units: int
+    reward_layers: int
+    actor_layers: int
+    critic_layers: int
+    horizon: int
+    cnn_depth: int  # DreamerV2 conv encoder/decoder (the dreamerv2 baseline)
+
+
+NETS: dict[str, NetScale] = {
+    "smoke": NetScale((8, 8, 16, 16, 32), (32, 16, 16, 8, 8), stoch=8, deter=32, hidden=32, units=32,
+                      reward_layers=1, actor_layers=2, critic_layers=2, horizon=5, cnn_depth=8),
+    # ~0.5 M world-model parameters; one update (B 16 x L 32) ~1.2 s on 2 CPU cores.
+    "cpu": NetScale((16, 16, 32, 32, 128), (128, 32, 32, 16, 16), stoch=16, deter=128, hidden=128, units=200,
+                    reward_layers=2, actor_layers=2, critic_layers=2, horizon=15, cnn_depth=16),
+    # The official architecture (diswm-paper.md §1.2-1.6).
+    "paper": NetScale((32, 32, 64, 64, 256), (256, 64, 64, 32, 32), stoch=50, deter=200, hidden=200, units=400,
+                      reward_layers=2, actor_layers=4, critic_layers=3, horizon=15, cnn_depth=32),
+}
+
+
+@dataclass(frozen=True)
 class PretrainScale:
     batch_size: int
     length: int
     updates: int
     checkpoint_every: int
     log_every: int
-    stoch: int
-    deter: int
-    hidden: int
 
 
 PRETRAIN: dict[str, PretrainScale] = {
-    "smoke": PretrainScale(batch_size=4, length=8, updates=20, checkpoint_every=10, log_every=5,
-                           stoch=8, deter=32, hidden=32),
-    "cpu": PretrainScale(batch_size=16, length=32, updates=2000, checkpoint_every=250, log_every=50,
-                         stoch=50, deter=200, hidden=200),
+    "smoke": PretrainScale(batch_size=4, length=8, updates=20, checkpoint_every=10, log_every=5),
+    "cpu": PretrainScale(batch_size=16, length=32, updates=2000, checkpoint_every=250, log_every=50),
     # The official run: 10 x 2000 updates of 50 x 50 sequences, checkpoints every 2000.
-    "paper": PretrainScale(batch_size=50, length=50, updates=20_000, checkpoint_every=2000, log_every=100,
-                           stoch=50, deter=200, hidden=200),
+    "paper": PretrainScale(batch_size=50, length=50, updates=20_000, checkpoint_every=2000, log_every=100),
+}
+
+
+@dataclass(frozen=True)
+class FinetuneScale:
+    env_steps: int  # budget in control steps
+    time_limit: int | None  # control steps per episode (None: native)
+    render_quality: str
+    prefill: int  # agent steps
+    train_every: int  # agent steps
+    pretrain_updates: int
+    batch_size: int
+    length: int
+    eval_every: int  # env steps
+    eval_episodes: int
+    checkpoint_every: int  # env steps
+
+
+FINETUNE: dict[str, FinetuneScale] = {
+    "smoke": FinetuneScale(env_steps=400, time_limit=40, render_quality="fast", prefill=40, train_every=5,
+                           pretrain_updates=2, batch_size=4, length=8, eval_every=200, eval_episodes=1,
+                           checkpoint_every=80),
+    # 100k env steps; train every 10 agent steps (5k updates), 5 evaluation episodes every 10k steps.
+    "cpu": FinetuneScale(env_steps=100_000, time_limit=None, render_quality="fast", prefill=2500, train_every=10,
+                         pretrain_updates=100, batch_size=16, length=32, eval_every=10_000, eval_episodes=5,
+                         checkpoint_every=10_000),
+    # The official dmc2gym config: 1e6 env steps, prefill 2500, train every 5, B 50 x L 50, 10 eval episodes.
+    "paper": FinetuneScale(env_steps=1_000_000, time_limit=None, render_quality="default", prefill=2500,
+                           train_every=5, pretrain_updates=100, batch_size=50, length=50, eval_every=10_000,
+                           eval_episodes=10, checkpoint_every=10_000),
 }

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diswm.envs import TASKS, ColourBox, make_env
+from diswm.envs import ACTION_DIMS, TASKS, ColourBox, make_env
 
 
 def rollout(env, steps, seed=None, action_seed=0):
@@ -26,6 +26,7 @@ def test_every_task_resets_steps_and_renders(env_factory, task):
     assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8
     assert env.observation_space.contains(obs)
     assert env.action_space.low.min() == -1 and env.action_space.high.max() == 1
+    assert env.action_space.shape == (ACTION_DIMS[task],)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert np.isfinite(reward) and not terminated
     assert obs["image"].std() > 0  # not a blank frame

@@ -31,6 +31,8 @@ class PretrainConfig:
     out_dir: str
     num_actions: int = 6  # official `pretrain_action_num` (the source task's), fed zeros
     z_dim: int = 20
+    encoder_widths: tuple[int, ...] = (32, 32, 64, 64, 256)  # must match the finetuning teacher's
+    decoder_widths: tuple[int, ...] = (256, 64, 64, 32, 32)
     beta: float = 0.015  # β2
     kl_scale: float = 1.0  # β1
     kl_balance: float = 0.8
@@ -56,10 +58,10 @@ class VideoModel(nn.Module):
     def __init__(self, config: PretrainConfig):
         super().__init__()
         self.config = config
-        self.encoder = BetaVAEEncoder(config.z_dim)
+        self.encoder = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths)
         rssm = RSSMConfig(**{**asdict(config.rssm), "embed": config.z_dim, "num_actions": config.num_actions})
         self.rssm = RSSM(rssm)
-        self.decoder = BetaVAEDecoder(self.rssm.feat_size, config.z_dim)
+        self.decoder = BetaVAEDecoder(self.rssm.feat_size, config.z_dim, widths=config.decoder_widths)
 
     def loss(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config

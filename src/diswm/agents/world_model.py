@@ -31,6 +31,8 @@ class WorldModelConfig:
     image_model: str = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2's ConvEncoder/ConvDecoder)
     z_dim: int = 20  # β-VAE latent size (the RSSM's embedding)
     beta: float = 0.015  # disentanglement constraint on the student encoder (0: off)
+    encoder_widths: tuple[int, ...] = (32, 32, 64, 64, 256)  # β-VAE conv channels (official)
+    decoder_widths: tuple[int, ...] = (256, 64, 64, 32, 32)  # β-VAE deconv channels (official)
     cnn_depth: int = 32  # conv image model only
     rssm: RSSMConfig = field(default_factory=RSSMConfig)
     reward_layers: int = 2
@@ -81,8 +83,9 @@ class WorldModel(nn.Module):
         config.validate()
         self.config = config
         if config.image_model == "beta_vae":
-            self.encoder = BetaVAEEncoder(config.z_dim)
-            self.decoder = BetaVAEDecoder(config.rssm.stoch + config.rssm.deter, config.z_dim)
+            self.encoder = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths)
+            self.decoder = BetaVAEDecoder(config.rssm.stoch + config.rssm.deter, config.z_dim,
+                                          widths=config.decoder_widths)
             rssm_config = config.rssm
         else:
             self.encoder = ConvEncoder(config.cnn_depth)
@@ -90,7 +93,7 @@ class WorldModel(nn.Module):
             rssm_config = RSSMConfig(**{**config.rssm.__dict__, "embed": self.encoder.embed_size})
         self.rssm = RSSM(rssm_config)
         self.reward = ScalarHead(self.rssm.feat_size, config.reward_layers, config.units)
-        self.teacher = BetaVAEEncoder(config.z_dim) if config.distill else None
+        self.teacher = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths) if config.distill else None
         if self.teacher is not None and config.teacher == "frozen":
             self.teacher.requires_grad_(False)
 

@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from diswm.atomic import write_json
-from diswm.data.episodes import EpisodeRecorder, episode_name, load_episode, save_episode
+from diswm.data.episodes import episode_name, load_episode, save_episode
+from diswm.data.rollout import Policy, RandomPolicy, episode_seed, rollout
 from diswm.envs import COLOUR_SET_BASES, DISTRACTORS, EnvSpec, make_env_from_spec
 
 COLOUR_SCHEDULES = (*DISTRACTORS, "switch")
@@ -68,25 +69,6 @@ class CollectConfig:
         return identity
 
 
-class Policy(Protocol):
-    def reset(self, rng: np.random.Generator) -> None: ...
-    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray: ...
-
-
-class RandomPolicy:
-    """Uniform actions in [-1, 1], as the official prefill."""
-
-    def __init__(self, action_dim: int):
-        self.action_dim = action_dim
-        self._rng = np.random.default_rng(0)
-
-    def reset(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-
-    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        return self._rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
-
-
 def load_policy(config: CollectConfig, action_dim: int) -> Policy:
     if config.policy == "random":
         return RandomPolicy(action_dim)
@@ -98,10 +80,6 @@ def load_policy(config: CollectConfig, action_dim: int) -> Policy:
             "does not have yet; collect with policy='random'"
         ) from error
     return load_agent_policy(config.policy_checkpoint, action_dim)
-
-
-def episode_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 @dataclass
@@ -143,7 +121,8 @@ def collect(
             if existing:
                 record = _summarise(load_episode(existing[0]), existing[0].name, config, index)
             else:
-                episode = _run_episode(env, policy, config, index)
+                seed = episode_seed(config.env.seed, index)
+                episode = rollout(env, policy, seed=seed, colour_set=config.colour_set(index))
                 name = episode_name(index, len(episode["image"]))
                 save_episode(out, episode, name)
                 record = _summarise(episode, name, config, index)
@@ -158,22 +137,6 @@ def collect(
     finally:
         env.close()
     return result
-
-
-def _run_episode(env, policy: Policy, config: CollectConfig, index: int) -> dict[str, np.ndarray]:
-    seed = episode_seed(config.env.seed, index)
-    env.set_distractor(config.colour_set(index))
-    observation, info = env.reset(seed=seed)
-    policy.reset(np.random.default_rng([seed, 1]))
-    recorder = EpisodeRecorder()
-    recorder.start(observation, info, env.action_space.shape[0])
-    done = False
-    while not done:
-        action = policy.act(observation)
-        observation, reward, terminated, truncated, info = env.step(action)
-        recorder.step(action, observation, reward, terminated, info)
-        done = terminated or truncated
-    return recorder.finish()
 
 
 def _summarise(episode, name: str, config: CollectConfig, index: int) -> dict[str, Any]:
@@ -202,7 +165,7 @@ def _manifest(config: CollectConfig, env) -> dict[str, Any]:
             "first_test_episode": (config.num_episodes + 1) // 2 if config.colour_schedule == "switch" else None,
             "max_delta": config.env.max_delta,
             "step_std": env.step_std,
-            "seeded_from": "episode_seed(seed, index) = SeedSequence([seed, index])",
+            "seeded_from": "episode i: SeedSequence([seed, i, 0]) (diswm.data.rollout.episode_seed)",
         },
         "action_dim": int(env.action_space.shape[0]),
         "image_shape": list(env.observation_space["image"].shape),

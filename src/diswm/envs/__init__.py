@@ -18,6 +18,11 @@ DMC_TASK_NAMES = (
     "finger_spin", "cartpole_swingup", "humanoid_walk",
 )
 TASKS = (*DMC_TASK_NAMES, "pusher")
+#: Action sizes, for configs that need them before an environment exists (checked against the envs in tests).
+ACTION_DIMS = {
+    "cheetah_run": 6, "walker_walk": 6, "hopper_stand": 4, "reacher_easy": 2, "finger_spin": 2,
+    "cartpole_swingup": 1, "humanoid_walk": 21, "pusher": 7,
+}
 
 
 def make_env(task: str, *, distractor: str = "none", seed: int = 0, **kwargs) -> DistractedEnv:
@@ -46,6 +51,6 @@ def make_env_from_spec(spec: EnvSpec) -> DistractedEnv:
 
 
 __all__ = [
-    "COLOUR_SET_BASES", "DISTRACTORS", "REPEAT_MODES", "TASKS", "DMC_TASK_NAMES",
+    "ACTION_DIMS", "COLOUR_SET_BASES", "DISTRACTORS", "REPEAT_MODES", "TASKS", "DMC_TASK_NAMES",
     "ColourBox", "DistractedEnv", "EnvSpec", "make_env", "make_env_from_spec",
 ]

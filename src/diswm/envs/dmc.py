@@ -84,7 +84,7 @@ class DMCEnv(DistractedEnv):
 
     def _render_image(self) -> np.ndarray:
         size = self.spec_.size
-        return self._physics.render(size, size, camera_id=self._camera_id)
+        return np.ascontiguousarray(self._physics.render(size, size, camera_id=self._camera_id))
 
     def _physics_state(self) -> tuple[np.ndarray, np.ndarray]:
         data = self._physics.data

@@ -1,0 +1,151 @@
+"""Sacred experiment ``finetune``: the online world model and agent on a target task (DisWM stages 2-3),
+and the baselines as named configurations of the same parts.
+
+    python -m experiments.finetune with diswm smoke task=reacher_easy source=finger_spin
+    python -m experiments.finetune with dreamerv2 cpu task=reacher_easy
+
+DisWM reads the teacher ``checkpoints/pretrain/<scale>/<source>/beta<β2>/seed_<pretrain_seed>/encoder.pt``
+(``diswm pretrain``). Outputs go to ``checkpoints/finetune/<scale>/<source>_to_<task>/<method>/seed_<seed>/``
+(``latest.pt``, ``train_eps/``); rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from diswm.agents import BehaviorConfig, WorldModelConfig
+from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.checkpoint import file_sha256
+from diswm.envs import ACTION_DIMS, EnvSpec
+from diswm.models import RSSMConfig
+from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
+from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+
+ex = new_experiment("finetune")
+
+#: method -> the config values that define it (DisWM and its baselines are settings of one model).
+METHODS = {
+    "diswm": {"image_model": "beta_vae", "distill": True, "beta": 0.015, "pretrain_beta": 0.015},
+    "dreamerv2": {"image_model": "conv", "distill": False, "beta": 0.0},
+    "no_distill": {"image_model": "beta_vae", "distill": False, "beta": 0.015},
+    "no_disentangle": {"image_model": "beta_vae", "distill": True, "beta": 0.0, "pretrain_beta": 0.0},
+}
+
+
+@ex.config
+def config():
+    task = "reacher_easy"  # target task
+    source = "finger_spin"  # source task of the pretrained teacher
+    method = "diswm"  # label of the run (set by the method named configs)
+    scale = "smoke"  # smoke | cpu | paper (diswm.scales.FINETUNE and NETS)
+    seed = 0  # seeds torch, numpy, the environments and the colour streams
+    image_model = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2)
+    distill = True  # distil the pretrained teacher's latents
+    beta = 0.015  # β: disentanglement constraint on the student encoder
+    pretrain_beta = 0.015  # β2 of the teacher's pretraining run (selects its checkpoint folder)
+    pretrain_seed = 0  # seed of the teacher's pretraining run
+    eta_max = 0.1  # η at the start of the schedule
+    eta_schedule = "paper"  # paper (0.1 -> 0.01) | official (frozen step: 0.095 DMC, none cross-domain)
+    teacher = "frozen"  # frozen | drifting (the released code updates the teacher)
+    cross_domain = task == "pusher"  # delay distillation, as the official cross-domain runs
+    z_dim = 20  # β-VAE latent size
+    reward_scale = 2.0  # official dmc2gym / gymnasium configs
+    repeat_mode = "correct"  # correct | official (4 control steps, 2 x last reward)
+    action_repeat = 2  # control steps per agent step
+    colour_schedule = "switch"  # switch (train colours, test colours from mid-budget) | train | test | none
+    device = "cpu"  # cpu | cuda
+    env_steps = FINETUNE[check_scale(scale)].env_steps  # budget in simulator control steps
+    time_limit = FINETUNE[scale].time_limit  # control steps per episode (None: native)
+    render_quality = FINETUNE[scale].render_quality  # default | fast
+    prefill = FINETUNE[scale].prefill  # random-policy agent steps before training
+    train_every = FINETUNE[scale].train_every  # agent steps per update
+    pretrain_updates = FINETUNE[scale].pretrain_updates  # updates in the first training call
+    batch_size = FINETUNE[scale].batch_size  # sequences per batch
+    length = FINETUNE[scale].length  # frames per sequence
+    eval_every = FINETUNE[scale].eval_every  # env steps between evaluations
+    eval_episodes = FINETUNE[scale].eval_episodes  # episodes per evaluation (actor mode)
+    checkpoint_every = FINETUNE[scale].checkpoint_every  # env steps between checkpoints
+    encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels (must match the teacher)
+    decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels
+    cnn_depth = NETS[scale].cnn_depth  # DreamerV2 conv encoder/decoder depth (image_model=conv)
+    stoch = NETS[scale].stoch  # RSSM stochastic size
+    deter = NETS[scale].deter  # RSSM deterministic size
+    hidden = NETS[scale].hidden  # RSSM hidden size
+    units = NETS[scale].units  # MLP width of the heads
+    reward_layers = NETS[scale].reward_layers  # reward head layers
+    actor_layers = NETS[scale].actor_layers  # actor layers
+    critic_layers = NETS[scale].critic_layers  # critic layers
+    horizon = NETS[scale].horizon  # imagination horizon
+    teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / f"beta{pretrain_beta:g}"
+                       / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
+    out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}" / method
+                  / f"seed_{seed}")
+
+
+for _method, _values in METHODS.items():
+    ex.add_named_config(_method, {"method": _method, **_values})
+for _scale in SCALE_NAMES:
+    ex.add_named_config(_scale, {"scale": _scale})
+# Every switch set to what the released code does (diswm-paper.md §1.4, §3.2).
+ex.add_named_config("official_code", {"eta_schedule": "official", "teacher": "drifting", "repeat_mode": "official"})
+
+
+@ex.main
+def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, teacher, cross_domain, z_dim,
+         reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
+         prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
+         encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
+         critic_layers, horizon, teacher_path, out_dir):
+    if distill and not Path(teacher_path).is_file():
+        raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
+    world_model = WorldModelConfig(
+        image_model=image_model, z_dim=z_dim, beta=beta, encoder_widths=tuple(encoder_widths),
+        decoder_widths=tuple(decoder_widths), cnn_depth=cnn_depth,
+        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=ACTION_DIMS[task]),
+        reward_layers=reward_layers, units=units, reward_scale=reward_scale, distill=distill,
+        eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
+    )
+    behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units)
+    env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,
+                  render_quality=render_quality, time_limit=time_limit)
+    settings = FinetuneConfig(
+        env=env, out_dir=out_dir, world_model=world_model, behavior=behavior, teacher_path=teacher_path,
+        env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
+        pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
+        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, seed=seed, device=device,
+    )
+    _run.info.update(provenance())
+    if teacher_path:
+        _run.info["teacher"] = {"path": teacher_path, "sha256": file_sha256(teacher_path)}
+
+    def on_eval(record):
+        _run.log_scalar("eval_return", record["return_mean"], record["env_steps"])
+
+    def on_episode(record):
+        _run.log_scalar("train_return", record["return"], record["env_steps"])
+
+    def on_update(updates, metrics):
+        for name, value in metrics.items():
+            _run.log_scalar(f"train/{name}", value, updates)
+
+    finetuner = Finetuner(settings)
+    try:
+        result = finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update)
+    finally:
+        finetuner.close()
+    checkpoint = Path(out_dir) / "latest.pt"
+    _run.info["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+    history = result["eval_history"]
+    return {"env_steps": result["env_steps"], "updates": result["updates"], "episodes": result["episodes"],
+            "final_eval_return": history[-1]["return_mean"] if history else None,
+            "eval_returns": [(h["env_steps"], h["return_mean"]) for h in history]}
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run from a command line (``argv`` without the program name), with observers attached."""
+    return run_command_line(ex, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(sys.argv[1:]))

@@ -1,0 +1,276 @@
+"""Stage 2+3: train a new world model online on the target task, distilling the pretrained teacher,
+and learn behaviour in imagination (official ``dreamer.py`` main loop with ``models.WorldModel``).
+
+Schedule (official defaults): a random policy fills the replay with ``prefill`` agent steps; then every
+``train_every`` agent steps one world-model and one behaviour update (the first training call runs
+``pretrain_updates``); every ``eval_every`` env steps, ``eval_episodes`` episodes with the actor's mode;
+with ``colour_schedule="switch"`` training and evaluation use the train colour set for the first half of
+the budget and the test set for the second.
+
+Resumable and exact: episodes are seeded from ``(seed, episode index)``, checkpoints are taken at episode
+boundaries with every RNG state, and the replay is the folder of episode files. Rerunning resumes; an
+interrupted run ends with the same weights and returns as an uninterrupted one (on the same CPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from diswm.agents.behavior import ActorCritic, BehaviorConfig
+from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner, image_tensor
+from diswm.checkpoint import CheckpointError, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from diswm.data import EpisodeReplay
+from diswm.data.rollout import RandomPolicy, episode_seed, rollout
+from diswm.envs import EnvSpec, make_env_from_spec
+from diswm.models import RSSM
+
+COLOUR_SCHEDULES = ("switch", "train", "test", "none")
+TRAIN_STREAM, EVAL_STREAM = 0, 1
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    env: EnvSpec
+    out_dir: str
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
+    teacher_path: str | None = None  # pretrained encoder.pt (needed when world_model.distill)
+    env_steps: int = 1_000_000  # budget in simulator control steps
+    colour_schedule: str = "switch"
+    prefill: int = 2500  # agent steps of the random policy, in whole episodes
+    train_every: int = 5  # agent steps per training call
+    pretrain_updates: int = 100  # updates in the first training call
+    batch_size: int = 50
+    length: int = 50
+    eval_every: int = 10_000  # env steps
+    eval_episodes: int = 10
+    checkpoint_every: int = 10_000  # env steps (checkpoints land on episode boundaries)
+    seed: int = 0
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        self.env.validate()
+        self.world_model.validate()
+        if self.colour_schedule not in COLOUR_SCHEDULES:
+            raise ValueError(f"colour_schedule={self.colour_schedule!r}; expected one of {COLOUR_SCHEDULES}")
+        if self.world_model.distill and not self.teacher_path:
+            raise ValueError("world_model.distill needs teacher_path (a pretrained encoder.pt)")
+        for name in ("env_steps", "train_every", "batch_size", "eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.length < 2 or self.prefill < 0 or self.pretrain_updates < 1:
+            raise ValueError("length >= 2, prefill >= 0 and pretrain_updates >= 1 are needed")
+
+    def colour_set(self, env_steps: int) -> str:
+        if self.colour_schedule == "switch":
+            return "train" if env_steps < self.env_steps / 2 else "test"
+        return self.colour_schedule
+
+
+class AgentPolicy:
+    """Acts with the world model's filter and the actor: sample when exploring, mode when evaluating.
+
+    As the official ``Dreamer._policy``: the encoder's sample and a sampled posterior, zero state and
+    action at the first step.
+    """
+
+    def __init__(self, model: WorldModel, behavior: ActorCritic, device: torch.device, explore: bool,
+                 before_step: Callable[[], None] | None = None):
+        self.model, self.behavior, self.device, self.explore = model, behavior, device, explore
+        self.before_step = before_step
+        self.num_actions = behavior.actor.net[-1].out_features // 2
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.state = self.model.rssm.initial(1, self.device)
+        self.action = torch.zeros(1, self.num_actions, device=self.device)
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        if self.before_step is not None:
+            self.before_step()
+        with torch.no_grad():
+            embedding = self.model.embed(image_tensor(observation["image"][None], self.device))[0]
+            self.state, _ = self.model.rssm.obs_step(self.state, self.action, embedding, sample=True)
+            dist = self.behavior.actor(RSSM.feature(self.state))
+            self.action = dist.sample() if self.explore else dist.mean
+        return self.action[0].cpu().numpy().astype(np.float32)
+
+
+@dataclass
+class Progress:
+    """Counters saved with every checkpoint."""
+
+    episodes: int = 0
+    agent_steps: int = 0
+    env_steps: int = 0
+    updates: int = 0
+    trained: bool = False  # the first training call (pretrain_updates) has happened
+    initial_step: int = 0  # agent steps when training started (the official frozen η step)
+    evaluations: int = 0
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    eval_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Finetuner:
+    def __init__(self, config: FinetuneConfig):
+        config.validate()
+        self.config = c = config
+        self.out = Path(c.out_dir)
+        self.device = torch.device(c.device)
+        torch.manual_seed(c.seed)
+        self.generator = np.random.default_rng(c.seed)
+        self.train_env = make_env_from_spec(c.env)
+        self.eval_env = make_env_from_spec(c.env)
+        num_actions = self.train_env.action_space.shape[0]
+        if c.world_model.rssm.num_actions != num_actions:
+            raise ValueError(f"world_model.rssm.num_actions={c.world_model.rssm.num_actions}, but {c.env.task} "
+                             f"has {num_actions} actions")
+        self.model = WorldModel(c.world_model).to(self.device)
+        if self.model.teacher is not None:
+            self.model.teacher.load_state_dict(load_checkpoint(c.teacher_path))
+        self.learner = WorldModelLearner(self.model)
+        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions).to(self.device)
+        self.progress = Progress()
+        self.replay = EpisodeReplay(self.out / "train_eps")
+        self.last_metrics: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config), "progress": asdict(self.progress),
+            "model": self.model.state_dict(), "behavior": self.behavior.state_dict(),
+            "model_optimizer": self.learner.optimizer.state_dict(),
+            "actor_optimizer": self.behavior.actor_opt.state_dict(),
+            "critic_optimizer": self.behavior.critic_opt.state_dict(),
+            "rng": rng_state(self.generator),
+        }
+
+    def save(self) -> str:
+        return save_checkpoint(self.out / "latest.pt", self._state())
+
+    def resume(self) -> bool:
+        path = self.out / "latest.pt"
+        if not path.exists():
+            if self.replay.directory.is_dir() and any(self.replay.directory.glob("*.npz")):
+                raise CheckpointError(f"{self.out} holds episodes but no latest.pt; use another out_dir")
+            return False
+        state = load_checkpoint(path)
+        if state["config"] != asdict(self.config):
+            raise CheckpointError(f"{path} belongs to a run with other settings; use another out_dir")
+        self.model.load_state_dict(state["model"])
+        self.behavior.load_state_dict(state["behavior"])
+        self.learner.optimizer.load_state_dict(state["model_optimizer"])
+        self.behavior.actor_opt.load_state_dict(state["actor_optimizer"])
+        self.behavior.critic_opt.load_state_dict(state["critic_optimizer"])
+        self.progress = Progress(**state["progress"])
+        restore_rng_state(state["rng"], self.generator)
+        self.replay = EpisodeReplay(self.out / "train_eps")
+        self.replay.load(limit=self.progress.episodes)  # later files (after the checkpoint) are redone
+        if len(self.replay) != self.progress.episodes:
+            raise CheckpointError(f"{self.replay.directory} has {len(self.replay)} episodes, the checkpoint "
+                                  f"expects {self.progress.episodes}")
+        return True
+
+    # ------------------------------------------------------------------ training
+    def _train_call(self) -> None:
+        """Called before every exploring agent step, as the official ``Dreamer.__call__``."""
+        p, c = self.progress, self.config
+        p.agent_steps += 1
+        if (p.agent_steps - 1) % c.train_every:
+            return
+        if not p.trained:
+            p.trained, p.initial_step = True, p.agent_steps - 1
+        updates = c.pretrain_updates if p.updates == 0 else 1
+        for _ in range(updates):
+            self._update()
+
+    def _update(self) -> None:
+        c, p = self.config, self.progress
+        batch = self.replay.sample(c.batch_size, c.length, self.generator, keys=("image", "action", "reward"))
+        batch = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+        model_metrics, post = self.learner.update(batch, step=p.agent_steps, initial_step=p.initial_step)
+        behavior_metrics = self.behavior.update(self.model.rssm, self.model.reward, post)
+        p.updates += 1
+        self.last_metrics = model_metrics | behavior_metrics
+
+    def evaluate(self) -> dict[str, Any]:
+        p, c = self.progress, self.config
+        policy = AgentPolicy(self.model, self.behavior, self.device, explore=False)
+        colour_set = c.colour_set(p.env_steps)
+        returns = []
+        for i in range(c.eval_episodes):
+            seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
+            returns.append(float(rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)["reward"].sum()))
+        p.evaluations += 1
+        record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
+                  "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
+        p.eval_history.append(record)
+        return record
+
+    def run(self, on_episode: Callable[[dict[str, Any]], None] | None = None,
+            on_eval: Callable[[dict[str, Any]], None] | None = None,
+            on_update: Callable[[int, dict[str, float]], None] | None = None,
+            stop_after_episodes: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
+        c, p = self.config, self.progress
+        self.resume()
+        p = self.progress
+        explore = AgentPolicy(self.model, self.behavior, self.device, explore=True, before_step=self._train_call)
+        random_policy = RandomPolicy(self.train_env.action_space.shape[0])
+        bar = None
+        if progress_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=c.env_steps, initial=p.env_steps, desc=f"finetune {c.env.task}", unit="step")
+        try:
+            while True:
+                if p.env_steps >= p.next_eval and p.agent_steps >= c.prefill:
+                    record = self.evaluate()
+                    p.next_eval += c.eval_every
+                    if on_eval is not None:
+                        on_eval(record)
+                if p.env_steps >= c.env_steps:
+                    break
+                prefilling = p.agent_steps < c.prefill
+                seed = episode_seed(c.seed, p.episodes, TRAIN_STREAM)
+                updates_before = p.updates
+                if prefilling:
+                    episode = rollout(self.train_env, random_policy, seed=seed, colour_set=c.colour_set(p.env_steps))
+                    p.agent_steps += len(episode["image"]) - 1
+                else:
+                    episode = rollout(self.train_env, explore, seed=seed, colour_set=c.colour_set(p.env_steps))
+                self.replay.add(episode)
+                p.episodes += 1
+                steps = int(episode["env_steps"].sum())
+                p.env_steps += steps
+                if bar is not None:
+                    bar.update(steps)
+                    bar.set_postfix(ret=f"{episode['reward'].sum():.1f}", updates=p.updates)
+                if on_update is not None and p.updates > updates_before:
+                    on_update(p.updates, self.last_metrics)
+                if on_episode is not None:
+                    on_episode({"episode": p.episodes, "env_steps": p.env_steps, "agent_steps": p.agent_steps,
+                                "return": float(episode["reward"].sum()), "prefill": prefilling})
+                if p.env_steps >= p.next_checkpoint:
+                    p.next_checkpoint = p.env_steps + c.checkpoint_every
+                    self.save()
+                if stop_after_episodes is not None and p.episodes >= stop_after_episodes:
+                    return {"interrupted": True, **asdict(p)}
+            if not p.eval_history or p.eval_history[-1]["env_steps"] != p.env_steps:
+                record = self.evaluate()  # the curve ends at the budget
+                if on_eval is not None:
+                    on_eval(record)
+            self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+        return {"interrupted": False, **asdict(p)}
+
+    def close(self) -> None:
+        self.train_env.close()
+        self.eval_env.close()

@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from diswm.agents import BehaviorConfig, WorldModelConfig
+from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.agents.pretrain import PretrainConfig, pretrain
+from diswm.checkpoint import CheckpointError, load_checkpoint
+from diswm.data.collect import CollectConfig, collect
+from diswm.envs import EnvSpec
+from diswm.models import RSSMConfig
+
+WIDTHS = {"encoder_widths": (8, 8, 8, 8, 16), "decoder_widths": (16, 8, 8, 8, 8)}
+
+
+def config(out, teacher=None, **kwargs):
+    world_model = WorldModelConfig(rssm=RSSMConfig(stoch=4, deter=16, hidden=16, num_actions=1), units=16,
+                                   reward_layers=1, distill=teacher is not None, **WIDTHS)
+    behavior = BehaviorConfig(horizon=3, units=16, actor_layers=1, critic_layers=1)
+    defaults = dict(env=EnvSpec("cartpole_swingup", render_quality="fast", time_limit=24), out_dir=str(out),
+                    world_model=world_model, behavior=behavior, teacher_path=teacher, env_steps=240, prefill=24,
+                    train_every=4, pretrain_updates=2, batch_size=2, length=6, eval_every=96, eval_episodes=1,
+                    checkpoint_every=24)
+    return FinetuneConfig(**{**defaults, **kwargs})
+
+
+def run(cfg, **kwargs):
+    finetuner = Finetuner(cfg)
+    try:
+        result = finetuner.run(progress_bar=False, **kwargs)
+        return result, finetuner
+    finally:
+        finetuner.close()
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("teacher")
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=16),
+                          out_dir=str(root / "videos"), num_episodes=1, progress=False))
+    pretrain(PretrainConfig(data_dir=str(root / "videos"), out_dir=str(root / "ckpt"), num_actions=2, batch_size=2,
+                            length=4, updates=2, checkpoint_every=2, rssm=RSSMConfig(stoch=4, deter=8, hidden=8),
+                            **WIDTHS), progress=False)
+    return str(root / "ckpt" / "encoder.pt")
+
+
+def test_finetune_follows_the_schedule(tmp_path):
+    evals, episodes = [], []
+    result, finetuner = run(config(tmp_path), on_eval=evals.append, on_episode=episodes.append)
+    assert result["env_steps"] == 240 and result["episodes"] == 10
+    # episodes of 12 agent steps: 24 agent steps of prefill = 2 episodes
+    assert [e["prefill"] for e in episodes][:3] == [True, True, False]
+    # agent steps 25..120, a training call every 4 = 24 calls, the first with 2 updates
+    assert result["updates"] == 25 and result["initial_step"] == 24
+    assert [e["env_steps"] for e in evals] == [48, 96, 192, 240]
+    assert [e["colour_set"] for e in evals] == ["train", "train", "test", "test"]
+    assert (tmp_path / "latest.pt").is_file() and len(list((tmp_path / "train_eps").glob("*.npz"))) == 10
+
+
+def test_interrupted_finetuning_resumes_to_the_same_weights_and_returns(tmp_path, teacher):
+    whole, _ = run(config(tmp_path / "whole", teacher))
+    partial, _ = run(config(tmp_path / "split", teacher), stop_after_episodes=6)
+    assert partial["interrupted"] and partial["episodes"] == 6
+    resumed, _ = run(config(tmp_path / "split", teacher))
+    assert resumed["eval_history"] == whole["eval_history"]
+    a = load_checkpoint(tmp_path / "whole" / "latest.pt")
+    b = load_checkpoint(tmp_path / "split" / "latest.pt")
+    for part in ("model", "behavior"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), (part, key)
+
+
+def test_frozen_teacher_keeps_the_pretrained_weights(tmp_path, teacher):
+    _, finetuner = run(config(tmp_path, teacher, env_steps=96))
+    pretrained = load_checkpoint(teacher)
+    for key, value in finetuner.model.teacher.state_dict().items():
+        assert torch.equal(value, pretrained[key]), key
+
+
+def test_resume_and_configuration_errors(tmp_path):
+    run(config(tmp_path, env_steps=48))
+    with pytest.raises(CheckpointError, match="other settings"):
+        run(config(tmp_path, env_steps=96, seed=1))
+    with pytest.raises(ValueError, match="teacher_path"):
+        FinetuneConfig(env=EnvSpec("cartpole_swingup"), out_dir=str(tmp_path)).validate()
+    with pytest.raises(ValueError, match="num_actions"):
+        Finetuner(config(tmp_path / "other", env=EnvSpec("reacher_easy", render_quality="fast")))

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+from sacred.observers import FileStorageObserver
+
+from experiments.finetune import METHODS, ex
+
+TINY = {"env_steps": 120, "time_limit": 20, "prefill": 10, "eval_every": 60, "checkpoint_every": 60,
+        "batch_size": 2, "length": 5}
+
+
+def test_every_method_and_scale_constructs():
+    for method in METHODS:
+        for scale in ("smoke", "cpu", "paper"):
+            config = ex.run("print_config", named_configs=[method, scale], options={"--loglevel": "ERROR"}).config
+            assert config["method"] == method and config["scale"] == scale
+            assert (config["teacher_path"] is not None) == config["distill"]
+            if config["distill"]:
+                assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
+    official = ex.run("print_config", named_configs=["official_code"], options={"--loglevel": "ERROR"}).config
+    assert (official["eta_schedule"], official["teacher"], official["repeat_mode"]) == ("official", "drifting",
+                                                                                        "official")
+    paper = ex.run("print_config", named_configs=["paper"], options={"--loglevel": "ERROR"}).config
+    assert (paper["batch_size"], paper["length"], paper["env_steps"], paper["units"]) == (50, 50, 1_000_000, 400)
+
+
+def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
+    observer = FileStorageObserver(str(tmp_path / "runs"))
+    ex.observers.append(observer)
+    try:
+        run = ex.run(named_configs=["dreamerv2", "smoke"],
+                     config_updates={**TINY, "task": "cartpole_swingup", "out_dir": str(tmp_path / "out")})
+    finally:
+        ex.observers.remove(observer)
+    assert run.status == "COMPLETED"
+    record = tmp_path / "runs" / str(run._id)
+    config = json.loads((record / "config.json").read_text())
+    for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta"):
+        assert switch in config
+    metrics = json.loads((record / "metrics.json").read_text())
+    assert metrics["eval_return"]["steps"] == [20, 60, 120]
+    assert "train/model_loss" in metrics and "train/actor_loss" in metrics
+    info = json.loads((record / "info.json").read_text())
+    assert info["checkpoint"]["path"].endswith("latest.pt") and len(info["checkpoint"]["sha256"]) == 64
+    assert run.result["final_eval_return"] == metrics["eval_return"]["values"][-1]
+
+
+def test_diswm_without_a_teacher_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="diswm pretrain"):
+        ex.run(named_configs=["diswm", "smoke"], config_updates={"teacher_path": str(tmp_path / "encoder.pt")})
