@@ -12,6 +12,7 @@ import sys
 #: figure module -> what to run when its inputs are missing (each module raises FileNotFoundError).
 FIGURES = {
     "fig3_distracted_observations": "diswm data --scale {scale}",
+    "fig4_learning_curves": "diswm finetune with <method> {scale} source=<source> task=<target> (per method)",
 }
 
 

@@ -18,3 +18,30 @@ def test_fig3_draws_train_and_test_frames_from_collected_data(tmp_path):
 def test_fig3_says_which_command_produces_missing_data(tmp_path):
     with pytest.raises(FileNotFoundError, match="diswm data --scale cpu"):
         fig3_distracted_observations.main(["--data", str(tmp_path), "--scale", "cpu", "--out", str(tmp_path)])
+
+
+def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
+    from sacred.observers import FileStorageObserver
+
+    from experiments.finetune import ex
+    from paper_figures import fig4_learning_curves
+    from paper_figures.runs import finetune_runs, latest_per_cell
+
+    observer = FileStorageObserver(str(tmp_path / "runs" / "finetune"))
+    ex.observers.append(observer)
+    try:
+        for seed in (0, 1):
+            ex.run(named_configs=["dreamerv2", "smoke"],
+                   config_updates={"task": "cartpole_swingup", "seed": seed, "env_steps": 80, "time_limit": 20,
+                                   "prefill": 10, "eval_every": 40, "batch_size": 2, "length": 5,
+                                   "out_dir": str(tmp_path / f"out{seed}")})
+    finally:
+        ex.observers.remove(observer)
+    curves = latest_per_cell(finetune_runs(tmp_path / "runs"))
+    assert sorted(cell[-1] for cell in curves) == [0, 1]
+    assert all([step for step, _ in curve] == [20, 40, 80] for curve in curves.values())
+    paths = fig4_learning_curves.main(["--runs", str(tmp_path / "runs"), "--scale", "smoke",
+                                       "--out", str(tmp_path / "out")])
+    assert [p.name for p in paths] == ["fig4_learning_curves_smoke.png", "fig4_learning_curves_smoke.pdf"]
+    with pytest.raises(FileNotFoundError, match="no cpu-scale finetune records"):
+        fig4_learning_curves.main(["--runs", str(tmp_path / "runs"), "--scale", "cpu", "--out", str(tmp_path)])

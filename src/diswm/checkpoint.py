@@ -54,3 +54,23 @@ def file_sha256(path: Path | str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def config_differences(saved: Any, current: Any, path: str = "") -> list[str]:
+    """Where ``current`` settings disagree with a checkpoint's ``saved`` ones.
+
+    A key only in ``current`` is a field added by newer code, whose default must keep the old
+    behaviour; it is not a difference. Returns readable ``key: saved -> current`` lines.
+    """
+    if isinstance(saved, dict) and isinstance(current, dict):
+        lines = []
+        for key, value in saved.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key not in current:
+                lines.append(f"{where}: {value!r} -> (no longer a setting)")
+            else:
+                lines += config_differences(value, current[key], where)
+        return lines
+    if isinstance(saved, list | tuple) and isinstance(current, list | tuple):
+        saved, current = list(saved), list(current)
+    return [] if saved == current else [f"{path}: {saved!r} -> {current!r}"]

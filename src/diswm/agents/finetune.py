@@ -24,7 +24,14 @@ import torch
 
 from diswm.agents.behavior import ActorCritic, BehaviorConfig
 from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner, image_tensor
-from diswm.checkpoint import CheckpointError, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from diswm.checkpoint import (
+    CheckpointError,
+    config_differences,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
@@ -161,8 +168,10 @@ class Finetuner:
                 raise CheckpointError(f"{self.out} holds episodes but no latest.pt; use another out_dir")
             return False
         state = load_checkpoint(path)
-        if state["config"] != asdict(self.config):
-            raise CheckpointError(f"{path} belongs to a run with other settings; use another out_dir")
+        differences = config_differences(state["config"], asdict(self.config))
+        if differences:
+            raise CheckpointError(f"{path} belongs to a run with other settings ({'; '.join(differences)}); "
+                                  "use another out_dir")
         self.model.load_state_dict(state["model"])
         self.behavior.load_state_dict(state["behavior"])
         self.learner.optimizer.load_state_dict(state["model_optimizer"])

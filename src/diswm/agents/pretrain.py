@@ -19,7 +19,7 @@ from torch import nn
 
 from diswm.agents.optim import ClippedAdam
 from diswm.agents.world_model import gaussian_image_nll, image_tensor
-from diswm.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from diswm.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from diswm.data import EpisodeReplay
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, RSSMConfig
 from diswm.models.beta_vae import beta_vae_kl
@@ -92,8 +92,10 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
     latest = out / "latest.pt"
     if latest.exists():
         state = load_checkpoint(latest)
-        if state["config"] != asdict(config):
-            raise ValueError(f"{latest} belongs to a run with other settings; use another out_dir")
+        differences = config_differences(state["config"], asdict(config))
+        if differences:
+            raise ValueError(f"{latest} belongs to a run with other settings ({'; '.join(differences)}); "
+                             "use another out_dir")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         restore_rng_state(state["rng"], generator)

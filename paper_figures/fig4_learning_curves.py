@@ -1,0 +1,78 @@
+"""Figure 4: evaluation return over environment steps per transfer pair, one line per method (mean and
+min-max band over seeds), read from the Sacred records of the ``finetune`` experiment.
+
+The paper's approximate final values (read off its Figure 4, diswm-paper.md §4.1) are marked at the
+right edge for the paper-scale panels; smaller scales are labelled as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from diswm.paths import outputs_home
+from paper_figures.common import OUT_DIR, plt, save
+from paper_figures.runs import finetune_runs, latest_per_cell
+
+#: (source, target) -> method -> return at 1M env steps read off the paper's Figure 4 (±~20).
+PAPER_FINAL = {
+    ("cheetah_run", "walker_walk"): {"diswm": 915, "dv2_finetune": 880, "apv": 880, "dreamerv2": 880},
+    ("reacher_easy", "cheetah_run"): {"diswm": 815, "dv2_finetune": 700, "apv": 700, "dreamerv2": 650},
+    ("cheetah_run", "hopper_stand"): {"diswm": 850, "dv2_finetune": 720, "apv": 560, "dreamerv2": 680},
+    ("finger_spin", "reacher_easy"): {"diswm": 955, "dv2_finetune": 950, "apv": 920, "dreamerv2": 945},
+    ("finger_spin", "cartpole_swingup"): {"diswm": 860, "dv2_finetune": 795, "apv": 540, "dreamerv2": 795},
+    ("reacher_easy", "pusher"): {"diswm": -45, "dv2_finetune": -45, "apv": -58, "dreamerv2": -45},
+}
+COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue", "dv2_finetune": "tab:purple", "apv": "tab:brown",
+           "no_distill": "tab:green", "no_disentangle": "tab:cyan"}
+
+
+def panels(runs_dir: Path, scale: str) -> dict[tuple[str, str], dict[str, list[list[tuple[int, float]]]]]:
+    grouped: dict = defaultdict(lambda: defaultdict(list))
+    for (run_scale, source, task, method, _seed), curve in latest_per_cell(finetune_runs(runs_dir)).items():
+        if run_scale == scale:
+            grouped[(source, task)][method].append(curve)
+    return grouped
+
+
+def plot(grouped, scale: str):
+    pairs = sorted(grouped)
+    figure, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.2), squeeze=False)
+    for ax, pair in zip(axes[0], pairs, strict=True):
+        for method, curves in sorted(grouped[pair].items()):
+            steps = sorted(set.intersection(*(set(s for s, _ in c) for c in curves)))
+            values = np.array([[dict(c)[s] for s in steps] for c in curves])
+            colour = COLOURS.get(method)
+            ax.plot(steps, values.mean(0), label=f"{method} ({len(curves)} seed{'s' * (len(curves) > 1)})",
+                    color=colour)
+            if len(curves) > 1:
+                ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=colour)
+            if scale == "paper" and method in PAPER_FINAL.get(pair, {}):
+                ax.scatter([1e6], [PAPER_FINAL[pair][method]], marker="*", color=colour, zorder=3)
+        ax.set_title(f"{pair[0]} → {pair[1]}".replace("_", " "), fontsize=9)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("eval return")
+        ax.legend(fontsize=7)
+    figure.suptitle(f"Learning curves ({scale} scale{'; stars: paper Fig. 4 at 1M' if scale == 'paper' else ''})",
+                    fontsize=10)
+    return figure
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
+    parser.add_argument("--scale", default="cpu")
+    parser.add_argument("--out", default=str(OUT_DIR))
+    args = parser.parse_args(argv)
+    grouped = panels(Path(args.runs), args.scale)
+    if not grouped:
+        raise FileNotFoundError(f"no {args.scale}-scale finetune records under {args.runs}/finetune")
+    return save(plot(grouped, args.scale), args.out, f"fig4_learning_curves_{args.scale}")
+
+
+if __name__ == "__main__":
+    for path in main():
+        print(path)
