@@ -30,6 +30,9 @@ METHODS = {
     "dreamerv2": {"image_model": "conv", "distill": False, "beta": 0.0},
     "no_distill": {"image_model": "beta_vae", "distill": False, "beta": 0.015},
     "no_disentangle": {"image_model": "beta_vae", "distill": True, "beta": 0.0, "pretrain_beta": 0.0},
+    # DreamerV2 whose encoder, decoder and RSSM start from a conv video model pretrained on the source
+    # (`diswm pretrain with conv <source>`), action space the larger of the two (official naive_fine_tune).
+    "dv2_finetune": {"image_model": "conv", "distill": False, "beta": 0.0, "init_pretrained": True},
 }
 
 
@@ -77,6 +80,10 @@ def config():
     actor_layers = NETS[scale].actor_layers  # actor layers
     critic_layers = NETS[scale].critic_layers  # critic layers
     horizon = NETS[scale].horizon  # imagination horizon
+    init_pretrained = False  # start encoder, decoder and RSSM from the source's conv video model
+    init_from = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / "conv"
+                    / f"seed_{pretrain_seed}") if init_pretrained else None
+    num_actions = max(ACTION_DIMS[task], ACTION_DIMS[source]) if init_pretrained else ACTION_DIMS[task]
     teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / f"beta{pretrain_beta:g}"
                        / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
     out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}" / method
@@ -96,13 +103,15 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, teacher_path, out_dir):
+         critic_layers, horizon, teacher_path, init_from, num_actions, out_dir):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
+    if init_from and not (Path(init_from) / "rssm.pt").is_file():
+        raise FileNotFoundError(f"no pretrained video model in {init_from}; run `diswm pretrain with conv ...` first")
     world_model = WorldModelConfig(
         image_model=image_model, z_dim=z_dim, beta=beta, encoder_widths=tuple(encoder_widths),
         decoder_widths=tuple(decoder_widths), cnn_depth=cnn_depth,
-        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=ACTION_DIMS[task]),
+        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         reward_layers=reward_layers, units=units, reward_scale=reward_scale, distill=distill,
         eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
     )
@@ -111,6 +120,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
                   render_quality=render_quality, time_limit=time_limit)
     settings = FinetuneConfig(
         env=env, out_dir=out_dir, world_model=world_model, behavior=behavior, teacher_path=teacher_path,
+        init_from=init_from,
         env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, seed=seed, device=device,

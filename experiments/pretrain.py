@@ -3,7 +3,7 @@
     python -m experiments.pretrain with cheetah_run smoke       # or: diswm pretrain with cheetah_run smoke
 
 Reads ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>`` (``diswm collect``); writes
-``checkpoints/pretrain/<scale>/<task>/beta<β2>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
+``checkpoints/pretrain/<scale>/<task>/<beta<β2> | conv>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
 final ``encoder.pt`` (the distillation teacher) and a resumable ``latest.pt``. Rerun to resume.
 """
 
@@ -21,6 +21,8 @@ from experiments.collect import SOURCE_TASKS
 from experiments.common import new_experiment, outputs_home, provenance, run_command_line
 
 ex = new_experiment("pretrain")
+#: the DreamerV2 video model that DV2 Finetune starts from
+ex.add_named_config("conv", {"image_model": "conv"})
 
 
 @ex.config
@@ -32,7 +34,10 @@ def config():
     colour_schedule = "switch"  # which collected dataset (see the collect experiment)
     data_dir = str(outputs_home() / "data" / check_scale(scale) / task / colour_schedule / f"seed_{video_seed}")
     beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
-    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / f"beta{beta:g}" / f"seed_{seed}")
+    image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
+    cnn_depth = NETS[scale].cnn_depth  # conv image model depth
+    model_tag = f"beta{beta:g}" if image_model == "beta_vae" else "conv"  # folder name of this video model
+    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / model_tag / f"seed_{seed}")
     batch_size = PRETRAIN[scale].batch_size  # sequences per batch
     length = PRETRAIN[scale].length  # frames per sequence
     updates = PRETRAIN[scale].updates  # gradient updates in total
@@ -57,7 +62,7 @@ for _scale in SCALE_NAMES:
 
 @ex.main
 def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_every, log_every, z_dim, beta,
-         kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr):
+         image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr):
     manifest = Path(data_dir) / "dataset.json"
     if not manifest.is_file():
         raise FileNotFoundError(f"no dataset at {data_dir}; collect it first with `diswm collect with ...`")
@@ -65,6 +70,7 @@ def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_
         num_actions = json.loads(manifest.read_text())["action_dim"]
     settings = PretrainConfig(
         data_dir=data_dir, out_dir=out_dir, num_actions=num_actions, z_dim=z_dim, beta=beta, kl_scale=kl_scale,
+        image_model=image_model, cnn_depth=cnn_depth,
         encoder_widths=tuple(encoder_widths), decoder_widths=tuple(decoder_widths),
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,

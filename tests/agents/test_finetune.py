@@ -84,3 +84,30 @@ def test_resume_and_configuration_errors(tmp_path):
         FinetuneConfig(env=EnvSpec("cartpole_swingup"), out_dir=str(tmp_path)).validate()
     with pytest.raises(ValueError, match="num_actions"):
         Finetuner(config(tmp_path / "other", env=EnvSpec("reacher_easy", render_quality="fast")))
+
+
+def test_dv2_finetune_starts_from_a_pretrained_conv_video_model(tmp_path):
+    from diswm.agents.finetune import load_pretrained
+    from diswm.agents.world_model import WorldModel
+
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=16),
+                          out_dir=str(tmp_path / "videos"), num_episodes=1, progress=False))
+    rssm = RSSMConfig(stoch=4, deter=8, hidden=8)
+    pretrain(PretrainConfig(data_dir=str(tmp_path / "videos"), out_dir=str(tmp_path / "ckpt"), num_actions=2,
+                            image_model="conv", cnn_depth=4, batch_size=2, length=4, updates=2, checkpoint_every=2,
+                            rssm=rssm), progress=False)
+    # target with more actions (3 > 2): the input layer grows; pretrained columns are kept
+    model = WorldModel(WorldModelConfig(image_model="conv", cnn_depth=4, distill=False, beta=0.0, units=8,
+                                        rssm=RSSMConfig(stoch=4, deter=8, hidden=8, num_actions=3)))
+    load_pretrained(model, tmp_path / "ckpt")
+    saved = load_checkpoint(tmp_path / "ckpt" / "rssm.pt")
+    assert torch.equal(model.rssm.img_in.weight[:, :6], saved["img_in.weight"])
+    encoder = load_checkpoint(tmp_path / "ckpt" / "encoder.pt")
+    assert torch.equal(model.encoder.convs[0].weight, encoder["convs.0.weight"])
+    # a smaller target (1 action) is zero-padded to the pretrained 2 inputs: finetuning runs end to end
+    cfg = config(tmp_path / "ft", env_steps=72, init_from=str(tmp_path / "ckpt"),
+                 world_model=WorldModelConfig(image_model="conv", cnn_depth=4, distill=False, beta=0.0, units=8,
+                                              reward_layers=1, rssm=RSSMConfig(stoch=4, deter=8, hidden=8,
+                                                                                num_actions=2)))
+    result, _ = run(cfg)
+    assert result["updates"] > 0 and len(result["eval_history"]) >= 1

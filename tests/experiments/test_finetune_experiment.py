@@ -20,6 +20,11 @@ def test_every_method_and_scale_constructs():
     official = ex.run("print_config", named_configs=["official_code"], options={"--loglevel": "ERROR"}).config
     assert (official["eta_schedule"], official["teacher"], official["repeat_mode"]) == ("official", "drifting",
                                                                                         "official")
+    dv2 = ex.run("print_config", named_configs=["dv2_finetune"], options={"--loglevel": "ERROR"}).config
+    assert dv2["init_from"].endswith("finger_spin/conv/seed_0") and dv2["num_actions"] == 2
+    bigger = ex.run("print_config", named_configs=["dv2_finetune"], config_updates={"source": "cheetah_run"},
+                    options={"--loglevel": "ERROR"}).config
+    assert bigger["num_actions"] == 6  # the larger of source (6) and target (2)
     paper = ex.run("print_config", named_configs=["paper"], options={"--loglevel": "ERROR"}).config
     assert (paper["batch_size"], paper["length"], paper["env_steps"], paper["units"]) == (50, 50, 1_000_000, 400)
 

@@ -48,6 +48,7 @@ class FinetuneConfig:
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
     teacher_path: str | None = None  # pretrained encoder.pt (needed when world_model.distill)
+    init_from: str | None = None  # a pretraining folder: start encoder, decoder and RSSM from it (DV2 Finetune)
     env_steps: int = 1_000_000  # budget in simulator control steps
     colour_schedule: str = "switch"
     prefill: int = 2500  # agent steps of the random policy, in whole episodes
@@ -78,6 +79,27 @@ class FinetuneConfig:
         if self.colour_schedule == "switch":
             return "train" if env_steps < self.env_steps / 2 else "test"
         return self.colour_schedule
+
+
+def load_pretrained(model: WorldModel, folder: Path) -> None:
+    """Start the encoder, decoder and RSSM from a pretraining run (official ``naive_fine_tune``).
+
+    The action space is the larger of source and target (paper §4): the RSSM's input layer keeps the
+    pretrained weights for the state and the source's action inputs; extra target action inputs keep
+    their fresh initialisation, and a smaller target's actions are zero-padded.
+    """
+    model.encoder.load_state_dict(load_checkpoint(folder / "encoder.pt"))
+    model.decoder.load_state_dict(load_checkpoint(folder / "decoder.pt"))
+    rssm = load_checkpoint(folder / "rssm.pt")
+    pretrained, current = rssm["img_in.weight"], model.rssm.img_in.weight
+    if pretrained.shape != current.shape:
+        if pretrained.shape[0] != current.shape[0] or pretrained.shape[1] > current.shape[1]:
+            raise CheckpointError(f"{folder / 'rssm.pt'}: input layer {tuple(pretrained.shape)} cannot grow to "
+                                  f"{tuple(current.shape)}")
+        grown = current.detach().clone()
+        grown[:, : pretrained.shape[1]] = pretrained
+        rssm["img_in.weight"] = grown
+    model.rssm.load_state_dict(rssm)
 
 
 class AgentPolicy:
@@ -135,12 +157,15 @@ class Finetuner:
         self.train_env = make_env_from_spec(c.env)
         self.eval_env = make_env_from_spec(c.env)
         num_actions = self.train_env.action_space.shape[0]
-        if c.world_model.rssm.num_actions != num_actions:
+        if c.world_model.rssm.num_actions < num_actions:
             raise ValueError(f"world_model.rssm.num_actions={c.world_model.rssm.num_actions}, but {c.env.task} "
                              f"has {num_actions} actions")
-        self.model = WorldModel(c.world_model).to(self.device)
+        self.model = WorldModel(c.world_model)
         if self.model.teacher is not None:
             self.model.teacher.load_state_dict(load_checkpoint(c.teacher_path))
+        if c.init_from is not None:
+            load_pretrained(self.model, Path(c.init_from))
+        self.model.to(self.device)
         self.learner = WorldModelLearner(self.model)
         self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions).to(self.device)
         self.progress = Progress()

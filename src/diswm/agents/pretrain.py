@@ -21,7 +21,7 @@ from diswm.agents.optim import ClippedAdam
 from diswm.agents.world_model import gaussian_image_nll, image_tensor
 from diswm.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from diswm.data import EpisodeReplay
-from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, RSSMConfig
+from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig
 from diswm.models.beta_vae import beta_vae_kl
 
 
@@ -30,6 +30,8 @@ class PretrainConfig:
     data_dir: str
     out_dir: str
     num_actions: int = 6  # official `pretrain_action_num` (the source task's), fed zeros
+    image_model: str = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for DV2 Finetune)
+    cnn_depth: int = 32  # conv image model only
     z_dim: int = 20
     encoder_widths: tuple[int, ...] = (32, 32, 64, 64, 256)  # must match the finetuning teacher's
     decoder_widths: tuple[int, ...] = (256, 64, 64, 32, 32)
@@ -50,6 +52,8 @@ class PretrainConfig:
     def validate(self) -> None:
         if self.updates < 1 or self.checkpoint_every < 1:
             raise ValueError("updates and checkpoint_every must be positive")
+        if self.image_model not in ("beta_vae", "conv"):
+            raise ValueError(f"image_model={self.image_model!r}; expected 'beta_vae' or 'conv'")
         if self.batch_size < 1 or self.length < 2:
             raise ValueError(f"batch_size >= 1 and length >= 2 needed, got {self.batch_size}, {self.length}")
 
@@ -58,22 +62,35 @@ class VideoModel(nn.Module):
     def __init__(self, config: PretrainConfig):
         super().__init__()
         self.config = config
-        self.encoder = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths)
-        rssm = RSSMConfig(**{**asdict(config.rssm), "embed": config.z_dim, "num_actions": config.num_actions})
+        if config.image_model == "beta_vae":
+            self.encoder = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths)
+            embed = config.z_dim
+        else:
+            self.encoder = ConvEncoder(config.cnn_depth)
+            embed = self.encoder.embed_size
+        rssm = RSSMConfig(**{**asdict(config.rssm), "embed": embed, "num_actions": config.num_actions})
         self.rssm = RSSM(rssm)
-        self.decoder = BetaVAEDecoder(self.rssm.feat_size, config.z_dim, widths=config.decoder_widths)
+        if config.image_model == "beta_vae":
+            self.decoder = BetaVAEDecoder(self.rssm.feat_size, config.z_dim, widths=config.decoder_widths)
+        else:
+            self.decoder = ConvDecoder(self.rssm.feat_size, config.cnn_depth)
 
     def loss(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config
         image = image_tensor(images)
-        mean, logvar, sample = self.encoder(image)
-        post, prior = self.rssm.observe(sample, None, sample=False)
+        if c.image_model == "beta_vae":
+            mean, logvar, embedding = self.encoder(image)
+        else:
+            embedding = self.encoder(image)
+        post, prior = self.rssm.observe(embedding, None, sample=False)
         kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
         image_nll = gaussian_image_nll(self.decoder(RSSM.feature(post)), image)
-        beta_kl = beta_vae_kl(mean, logvar).mean()
-        total = image_nll + kl_loss + c.beta * beta_kl
-        return total, {"model_loss": total, "image_nll": image_nll, "kl_loss": kl_loss, "kl": kl_value.mean(),
-                       "beta_vae_kl": beta_kl}
+        total = image_nll + kl_loss
+        terms = {"image_nll": image_nll, "kl_loss": kl_loss, "kl": kl_value.mean()}
+        if c.image_model == "beta_vae":
+            terms["beta_vae_kl"] = beta_vae_kl(mean, logvar).mean()
+            total = total + c.beta * terms["beta_vae_kl"]
+        return total, {"model_loss": total, **terms}
 
 
 def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], None] | None = None,

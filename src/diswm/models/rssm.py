@@ -3,7 +3,8 @@
 State: ``deter`` (GRU, 200), ``stoch`` (Gaussian sample, 50) with its ``mean`` and ``std``; the feature
 is ``[stoch, deter]``. The prior is ``p(z_t | h_t)``, the posterior ``q(z_t | h_t, e_t)`` where ``e_t`` is
 the image embedding. With ``num_actions=0`` (or zero actions) it is the action-free model of the
-pretraining stage (official ``observe_action_free``: zero actions, mean instead of samples).
+pretraining stage (official ``observe_action_free``: zero actions, mean instead of samples). Actions with
+fewer entries than ``num_actions`` are zero-padded (a target task smaller than the pretrained source).
 
 Reference: Hafner et al., "Mastering Atari with Discrete World Models" (DreamerV2), ICLR 2021.
 """
@@ -88,9 +89,10 @@ class RSSM(nn.Module):
         """Prior step: ``h_t = f(h_{t-1}, z_{t-1}, a_{t-1})``, ``z_t ~ p(z_t | h_t)``."""
         inputs = state["stoch"]
         if self.config.num_actions:
-            # action-free use (pretraining) feeds zero actions, as the official `fill_zero_action`
-            action = torch.zeros_like(inputs[..., :1]).expand(*inputs.shape[:-1], self.config.num_actions) \
-                if action is None else action
+            if action is None:  # action-free use (pretraining): zero actions, as the official `fill_zero_action`
+                action = inputs.new_zeros(*inputs.shape[:-1], self.config.num_actions)
+            elif action.shape[-1] < self.config.num_actions:  # a smaller action space, zero-padded (DV2 Finetune)
+                action = F.pad(action, (0, self.config.num_actions - action.shape[-1]))
             inputs = torch.cat([inputs, action], -1)
         deter = self.cell(F.elu(self.img_in(inputs)), state["deter"])
         prior = self._stats(self.prior_stats, F.elu(self.img_out(deter)), sample)
