@@ -34,6 +34,7 @@ bench: setup
 	$(PY) -m bench.env_speed
 	$(PY) -m bench.train_step --batch 50 --length 50
 	$(PY) -m bench.train_step --batch 16 --length 50
+	$(PY) -m bench.finetune_speed --scale cpu
 
 lint: setup
 	$(VENV)/bin/ruff check src experiments paper_figures tests bench

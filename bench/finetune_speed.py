@@ -1,0 +1,71 @@
+"""Overall env steps per second of the finetune loop (acting, rendering, training, evaluation excluded),
+at a scale's network and batch sizes, written to bench/results/finetune_speed_<scale>.json.
+
+    python -m bench.finetune_speed [--scale cpu] [--env-steps 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from diswm.agents import BehaviorConfig, WorldModelConfig
+from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.atomic import write_json
+from diswm.envs import ACTION_DIMS, EnvSpec
+from diswm.models import RSSMConfig
+from diswm.scales import FINETUNE, NETS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="cpu", choices=sorted(NETS))
+    parser.add_argument("--task", default="reacher_easy")
+    parser.add_argument("--env-steps", type=int, default=2000, help="control steps after the prefill")
+    args = parser.parse_args(argv)
+    nets, schedule = NETS[args.scale], FINETUNE[args.scale]
+    prefill = 2 * schedule.batch_size * schedule.length  # enough frames for the first batch
+    world_model = WorldModelConfig(
+        encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, distill=False,
+        rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=ACTION_DIMS[args.task]),
+        units=nets.units, reward_layers=nets.reward_layers)
+    behavior = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
+                              critic_layers=nets.critic_layers)
+    times: list[tuple[int, float]] = []
+    with tempfile.TemporaryDirectory() as out:
+        config = FinetuneConfig(
+            env=EnvSpec(args.task, render_quality=schedule.render_quality, time_limit=200), out_dir=out,
+            world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.env_steps, prefill=prefill,
+            train_every=schedule.train_every, pretrain_updates=1, batch_size=schedule.batch_size,
+            length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9)
+        finetuner = Finetuner(config)
+        try:
+            result = finetuner.run(on_episode=lambda e: times.append((e["env_steps"], time.perf_counter())),
+                                   progress_bar=False)
+        finally:
+            finetuner.close()
+    start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill)
+    (steps0, t0), (steps1, t1) = times[start], times[-1]
+    rate = (steps1 - steps0) / (t1 - t0)
+    path = RESULTS / f"finetune_speed_{args.scale}.json"
+    write_json(path, {
+        "benchmark": "finetune_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": args.scale, "task": args.task, "train_every": schedule.train_every,
+        "batch": [schedule.batch_size, schedule.length], "env_steps_per_s": rate, "updates": result["updates"],
+        "device": "cpu", "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor(),
+    })
+    print(f"{args.scale}: {rate:.1f} env steps/s (train every {schedule.train_every} agent steps) -> {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
