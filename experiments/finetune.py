@@ -33,6 +33,10 @@ METHODS = {
     # DreamerV2 whose encoder, decoder and RSSM start from a conv video model pretrained on the source
     # (`diswm pretrain with conv <source>`), action space the larger of the two (official naive_fine_tune).
     "dv2_finetune": {"image_model": "conv", "distill": False, "beta": 0.0, "init_pretrained": True},
+    # APV: the source's pretrained action-free conv video model at the bottom of a stack, a new
+    # action-conditional RSSM on its features, and the video-based intrinsic bonus (official fine_tune).
+    "apv": {"image_model": "conv", "distill": False, "beta": 0.0, "init_pretrained": True, "stacked": True,
+            "intrinsic_beta": 1.0},
 }
 
 
@@ -80,10 +84,15 @@ def config():
     actor_layers = NETS[scale].actor_layers  # actor layers
     critic_layers = NETS[scale].critic_layers  # critic layers
     horizon = NETS[scale].horizon  # imagination horizon
-    init_pretrained = False  # start encoder, decoder and RSSM from the source's conv video model
+    init_pretrained = False  # start from the source's conv video model (dv2_finetune, apv)
+    stacked = False  # APV: action-conditional RSSM on top of the pretrained action-free one
+    intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
+    video_actions = ACTION_DIMS[source] if stacked else 0  # zero action inputs of the action-free RSSM
     init_from = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / "conv"
                     / f"seed_{pretrain_seed}") if init_pretrained else None
-    num_actions = max(ACTION_DIMS[task], ACTION_DIMS[source]) if init_pretrained else ACTION_DIMS[task]
+    # DV2 Finetune: the larger of source and target action spaces (the pretrained RSSM takes actions)
+    num_actions = max(ACTION_DIMS[task], ACTION_DIMS[source]) if init_pretrained and not stacked \
+        else ACTION_DIMS[task]
     teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / f"beta{pretrain_beta:g}"
                        / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
     out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}" / method
@@ -103,7 +112,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, teacher_path, init_from, num_actions, out_dir):
+         critic_layers, horizon, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
+         out_dir):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -114,6 +124,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         reward_layers=reward_layers, units=units, reward_scale=reward_scale, distill=distill,
         eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
+        stacked=stacked, video_actions=video_actions, intrinsic_beta=intrinsic_beta,
     )
     behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units)
     env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,

@@ -111,3 +111,24 @@ def test_dv2_finetune_starts_from_a_pretrained_conv_video_model(tmp_path):
                                                                                 num_actions=2)))
     result, _ = run(cfg)
     assert result["updates"] > 0 and len(result["eval_history"]) >= 1
+
+
+def test_apv_loads_the_action_free_video_model_and_finetunes(tmp_path):
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=16),
+                          out_dir=str(tmp_path / "videos"), num_episodes=1, progress=False))
+    pretrain(PretrainConfig(data_dir=str(tmp_path / "videos"), out_dir=str(tmp_path / "ckpt"), num_actions=2,
+                            image_model="conv", cnn_depth=4, batch_size=2, length=6, updates=2, checkpoint_every=2,
+                            rssm=RSSMConfig(stoch=4, deter=8, hidden=8)), progress=False)
+    world_model = WorldModelConfig(image_model="conv", cnn_depth=4, distill=False, beta=0.0, units=8, reward_layers=1,
+                                   stacked=True, video_actions=2, intrinsic_beta=1.0,
+                                   rssm=RSSMConfig(stoch=4, deter=8, hidden=8, num_actions=1))
+    finetuner = Finetuner(config(tmp_path / "ft", env_steps=72, init_from=str(tmp_path / "ckpt"),
+                                 world_model=world_model))
+    try:
+        saved = load_checkpoint(tmp_path / "ckpt" / "rssm.pt")
+        for key, value in finetuner.model.rssm_af.state_dict().items():
+            assert torch.equal(value, saved[key]), key
+        result = finetuner.run(progress_bar=False)
+    finally:
+        finetuner.close()
+    assert result["updates"] > 0 and "intrinsic_bonus" in finetuner.last_metrics

@@ -25,6 +25,9 @@ def test_every_method_and_scale_constructs():
     bigger = ex.run("print_config", named_configs=["dv2_finetune"], config_updates={"source": "cheetah_run"},
                     options={"--loglevel": "ERROR"}).config
     assert bigger["num_actions"] == 6  # the larger of source (6) and target (2)
+    apv = ex.run("print_config", named_configs=["apv"], config_updates={"source": "cheetah_run"},
+                 options={"--loglevel": "ERROR"}).config
+    assert (apv["stacked"], apv["video_actions"], apv["num_actions"], apv["intrinsic_beta"]) == (True, 6, 2, 1.0)
     paper = ex.run("print_config", named_configs=["paper"], options={"--loglevel": "ERROR"}).config
     assert (paper["batch_size"], paper["length"], paper["env_steps"], paper["units"]) == (50, 50, 1_000_000, 400)
 

@@ -82,15 +82,19 @@ class FinetuneConfig:
 
 
 def load_pretrained(model: WorldModel, folder: Path) -> None:
-    """Start the encoder, decoder and RSSM from a pretraining run (official ``naive_fine_tune``).
+    """Start from a pretraining run: DV2 Finetune (official ``naive_fine_tune``) loads encoder, decoder and
+    RSSM; APV (``fine_tune``) loads the encoder and the action-free RSSM at the bottom of its stack.
 
     The action space is the larger of source and target (paper §4): the RSSM's input layer keeps the
     pretrained weights for the state and the source's action inputs; extra target action inputs keep
     their fresh initialisation, and a smaller target's actions are zero-padded.
     """
     model.encoder.load_state_dict(load_checkpoint(folder / "encoder.pt"))
-    model.decoder.load_state_dict(load_checkpoint(folder / "decoder.pt"))
     rssm = load_checkpoint(folder / "rssm.pt")
+    if model.rssm_af is not None:  # APV: the pretrained action-free model is the bottom of the stack
+        model.rssm_af.load_state_dict(rssm)
+        return
+    model.decoder.load_state_dict(load_checkpoint(folder / "decoder.pt"))
     pretrained, current = rssm["img_in.weight"], model.rssm.img_in.weight
     if pretrained.shape != current.shape:
         if pretrained.shape[0] != current.shape[0] or pretrained.shape[1] > current.shape[1]:
@@ -116,16 +120,16 @@ class AgentPolicy:
         self.num_actions = behavior.actor.net[-1].out_features // 2
 
     def reset(self, rng: np.random.Generator) -> None:
-        self.state = self.model.rssm.initial(1, self.device)
+        self.state = self.model.initial_filter_state(1, self.device)
         self.action = torch.zeros(1, self.num_actions, device=self.device)
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         if self.before_step is not None:
             self.before_step()
         with torch.no_grad():
-            embedding = self.model.embed(image_tensor(observation["image"][None], self.device))[0]
-            self.state, _ = self.model.rssm.obs_step(self.state, self.action, embedding, sample=True)
-            dist = self.behavior.actor(RSSM.feature(self.state))
+            image = image_tensor(observation["image"][None], self.device)
+            self.state = self.model.filter_step(self.state, self.action, image)
+            dist = self.behavior.actor(RSSM.feature(self.state["post"]))
             self.action = dist.sample() if self.explore else dist.mean
         return self.action[0].cpu().numpy().astype(np.float32)
 

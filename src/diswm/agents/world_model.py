@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from diswm.agents.distill import ETA_SCHEDULES, TEACHER_MODES, distillation_kl, eta
+from diswm.agents.intrinsic import VideoIntrinsicBonus
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig, ScalarHead
 from diswm.models.beta_vae import beta_vae_kl
 
@@ -49,6 +50,12 @@ class WorldModelConfig:
     eta_max: float = 0.1
     teacher: str = "frozen"  # frozen (no gradient, not optimised) | drifting (the released code)
     cross_domain: bool = False  # delay distillation (DMC -> Pusher / DrawerWorld)
+    # APV: an action-free RSSM (pretrained on videos, fed zero actions) whose feature is the embedding of
+    # the action-conditional RSSM, and a video-based intrinsic bonus added to the reward targets.
+    stacked: bool = False
+    video_actions: int = 0  # zero action inputs of the action-free RSSM (its pretraining's num_actions)
+    intrinsic_beta: float = 0.0  # APV: 1.0 ("abs")
+    intrinsic_window: int = 5
 
     def validate(self) -> None:
         if self.image_model not in IMAGE_MODELS:
@@ -57,6 +64,8 @@ class WorldModelConfig:
             raise ValueError(f"eta_schedule={self.eta_schedule!r}; expected one of {ETA_SCHEDULES}")
         if self.teacher not in TEACHER_MODES:
             raise ValueError(f"teacher={self.teacher!r}; expected one of {TEACHER_MODES}")
+        if self.intrinsic_beta and not self.stacked:
+            raise ValueError("the intrinsic bonus needs the stacked (APV) model")
         if self.distill and self.image_model != "beta_vae":
             raise ValueError("distillation needs the beta_vae image model (the teacher is a β-VAE encoder)")
         if self.image_model == "beta_vae" and self.rssm.embed != self.z_dim:
@@ -91,6 +100,13 @@ class WorldModel(nn.Module):
             self.encoder = ConvEncoder(config.cnn_depth)
             self.decoder = ConvDecoder(config.rssm.stoch + config.rssm.deter, config.cnn_depth)
             rssm_config = RSSMConfig(**{**config.rssm.__dict__, "embed": self.encoder.embed_size})
+        self.rssm_af = None
+        self.intrinsic = None
+        if config.stacked:
+            self.rssm_af = RSSM(RSSMConfig(**{**rssm_config.__dict__, "num_actions": config.video_actions}))
+            rssm_config = RSSMConfig(**{**rssm_config.__dict__, "embed": self.rssm_af.feat_size})
+            if config.intrinsic_beta:
+                self.intrinsic = VideoIntrinsicBonus(self.rssm_af.feat_size, window=config.intrinsic_window)
         self.rssm = RSSM(rssm_config)
         self.reward = ScalarHead(self.rssm.feat_size, config.reward_layers, config.units)
         self.teacher = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths) if config.distill else None
@@ -111,23 +127,51 @@ class WorldModel(nn.Module):
             return sample, mean, logvar
         return self.encoder(image), None, None
 
+    def initial_filter_state(self, batch: int, device=None) -> dict:
+        state = {"post": self.rssm.initial(batch, device)}
+        if self.rssm_af is not None:
+            state["video"] = self.rssm_af.initial(batch, device)
+        return state
+
+    def filter_step(self, state: dict, action: torch.Tensor, image: torch.Tensor) -> dict:
+        """One step of the posterior filter used when acting (``image``: float [B, 3, H, W])."""
+        embedding = self.embed(image)[0]
+        state = dict(state)
+        if self.rssm_af is not None:
+            state["video"] = self.rssm_af.obs_step(state["video"], None, embedding, sample=False)[0]
+            embedding = RSSM.feature(state["video"])
+        state["post"] = self.rssm.obs_step(state["post"], action, embedding, sample=True)[0]
+        return state
+
     def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
         """Returns ``(total loss, metrics dict of floats/tensors, detached posterior states)``."""
         c = self.config
         image = image_tensor(batch["image"])
         embedding, mean, logvar = self.embed(image)
+        metrics: dict[str, torch.Tensor | float] = {}
+        video_kl_loss = 0.0
+        if self.rssm_af is not None:
+            post_af, prior_af = self.rssm_af.observe(embedding, None, sample=False)
+            video_kl_loss, video_kl = self.rssm_af.kl_loss(post_af, prior_af, c.kl_balance, c.kl_free, c.kl_scale)
+            embedding = RSSM.feature(post_af)
+            metrics.update(video_kl_loss=video_kl_loss, video_kl=video_kl.mean())
         post, prior = self.rssm.observe(embedding, batch["action"])
         kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
         feat = RSSM.feature(post)
         image_nll = gaussian_image_nll(self.decoder(feat), image)
         image_loss = image_nll
-        metrics: dict[str, torch.Tensor | float] = {}
         if mean is not None:
             beta_kl = beta_vae_kl(mean, logvar).mean()
             image_loss = image_loss + c.beta * beta_kl
             metrics["beta_vae_kl"] = beta_kl
-        reward_loss = ScalarHead.nll(self.reward(feat), batch["reward"]).mean() * c.reward_scale
-        total = image_loss + reward_loss + kl_loss
+        reward_feat, reward_target = feat, batch["reward"]
+        if self.intrinsic is not None:
+            bonus = self.intrinsic(embedding.detach())  # [B, T - window + 1]
+            steps = bonus.shape[1]
+            reward_feat, reward_target = feat[:, :steps], reward_target[:, :steps] + c.intrinsic_beta * bonus
+            metrics["intrinsic_bonus"] = bonus.mean()
+        reward_loss = ScalarHead.nll(self.reward(reward_feat), reward_target).mean() * c.reward_scale
+        total = image_loss + reward_loss + kl_loss + video_kl_loss
         if self.teacher is not None:
             weight = eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain,
                          initial_step=initial_step, eta_max=c.eta_max)
