@@ -58,16 +58,19 @@ class ActorCritic(nn.Module):
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     def imagine(self, rssm: RSSM, start: dict[str, torch.Tensor]):
-        """Roll the actor out in the model: ``feats`` [H, N, F] (start first) and actions [H, N, A]."""
+        """Roll the actor out in the model: ``feats`` [H, N, F] (start first), actions [H, N, A] and the
+        policy entropy at each state [H, N] (from the same actor pass that sampled the action)."""
         state = {k: v.reshape(-1, v.shape[-1]) for k, v in start.items()}
-        feats, actions = [], []
+        feats, actions, entropies = [], [], []
         for _ in range(self.config.horizon):
             feat = RSSM.feature(state)
-            action = self.actor(feat.detach()).rsample()
+            policy = self.actor(feat.detach())
+            action = policy.rsample()
             feats.append(feat)
             actions.append(action)
+            entropies.append(policy.entropy())
             state = rssm.img_step(state, action, sample=True)
-        return torch.stack(feats), torch.stack(actions)
+        return torch.stack(feats), torch.stack(actions), torch.stack(entropies)
 
     def update(self, rssm: RSSM, reward_head: ScalarHead, start: dict[str, torch.Tensor]) -> dict[str, float]:
         """One actor and one critic update from ``start`` states; world-model weights get no gradient."""
@@ -80,14 +83,14 @@ class ActorCritic(nn.Module):
         for module in world_model:
             module.requires_grad_(False)
         try:
-            feats, _ = self.imagine(rssm, start)
+            # dreamer-torch evaluates the actor a second time on the detached features for the entropy;
+            # the entropies of the sampling pass are the same values with the same gradients.
+            feats, _, entropy = self.imagine(rssm, start)
             reward = reward_head(feats)
             discount = torch.full_like(reward, c.discount)
             value = self.slow_critic(feats)
             target = lambda_return(reward[:-1], value[:-1], discount[:-1], value[-1], c.lambda_)
             weights = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]], 0), 0).detach()
-            policy = self.actor(feats.detach())
-            entropy = policy.entropy()
             actor_loss = -(weights[:-1] * (target + c.entropy * entropy[:-1])).mean()
             value_pred = self.critic(feats[:-1].detach())
             critic_loss = (weights[:-1] * ScalarHead.nll(value_pred, target.detach())).mean()

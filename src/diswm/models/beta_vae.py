@@ -45,7 +45,7 @@ class BetaVAEEncoder(nn.Module):
         previous = channels
         for i, width in enumerate(widths):
             last = i == len(widths) - 1
-            layers += [nn.Conv2d(previous, width, 4, 1 if last else 2, 0 if last else 1), nn.ELU()]
+            layers += [nn.Conv2d(previous, width, 4, 1 if last else 2, 0 if last else 1), nn.ELU(inplace=True)]
             previous = width
         self.convs = nn.Sequential(*layers)
         self.head = nn.Linear(previous, 2 * z_dim)
@@ -74,12 +74,12 @@ class BetaVAEDecoder(nn.Module):
     def __init__(self, feat_size: int, z_dim: int = 20, channels: int = 3,
                  widths: tuple[int, ...] = (256, 64, 64, 32, 32)):
         super().__init__()
-        self.to_latent = nn.Sequential(nn.Linear(feat_size, z_dim), nn.ELU())
+        self.to_latent = nn.Sequential(nn.Linear(feat_size, z_dim), nn.ELU(inplace=True))
         self.from_latent = nn.Linear(z_dim, widths[0])
         layers: list[nn.Module] = []
         for i, (inp, out) in enumerate(zip(widths, (*widths[1:], channels), strict=True)):
             first = i == 0
-            layers += [nn.ELU(), nn.ConvTranspose2d(inp, out, 4, 1 if first else 2, 0 if first else 1)]
+            layers += [nn.ELU(inplace=True), nn.ConvTranspose2d(inp, out, 4, 1 if first else 2, 0 if first else 1)]
         self.deconvs = nn.Sequential(*layers)
         self.channels = channels
         kaiming_init(self)

@@ -17,7 +17,7 @@ class ConvEncoder(nn.Module):
         previous = channels
         for i, kernel in enumerate(kernels):
             width = depth * 2**i
-            layers += [nn.Conv2d(previous, width, kernel, 2), nn.ELU()]
+            layers += [nn.Conv2d(previous, width, kernel, 2), nn.ELU(inplace=True)]
             previous = width
         self.convs = nn.Sequential(*layers)
         self.embed_size = previous * 2 * 2  # 64 -> 31 -> 14 -> 6 -> 2
@@ -43,7 +43,7 @@ class ConvDecoder(nn.Module):
             width = channels if last else depth * 2 ** (len(kernels) - i - 2)
             layers.append(nn.ConvTranspose2d(previous, width, kernel, 2))
             if not last:
-                layers.append(nn.ELU())
+                layers.append(nn.ELU(inplace=True))
             previous = width
         self.deconvs = nn.Sequential(*layers)
         use_channels_last(self)

@@ -11,7 +11,7 @@ def mlp(inp: int, units: int, layers: int, out: int) -> nn.Sequential:
     """``layers`` x (Linear + ELU) of width ``units``, then a linear output of size ``out``."""
     modules: list[nn.Module] = []
     for _ in range(layers):
-        modules += [nn.Linear(inp, units), nn.ELU()]
+        modules += [nn.Linear(inp, units), nn.ELU(inplace=True)]
         inp = units
     modules.append(nn.Linear(inp, out))
     return nn.Sequential(*modules)

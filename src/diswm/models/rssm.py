@@ -94,15 +94,15 @@ class RSSM(nn.Module):
             elif action.shape[-1] < self.config.num_actions:  # a smaller action space, zero-padded (DV2 Finetune)
                 action = F.pad(action, (0, self.config.num_actions - action.shape[-1]))
             inputs = torch.cat([inputs, action], -1)
-        deter = self.cell(F.elu(self.img_in(inputs)), state["deter"])
-        prior = self._stats(self.prior_stats, F.elu(self.img_out(deter)), sample)
+        deter = self.cell(F.elu(self.img_in(inputs), inplace=True), state["deter"])
+        prior = self._stats(self.prior_stats, F.elu(self.img_out(deter), inplace=True), sample)
         prior["deter"] = deter
         return prior
 
     def _posterior(self, deter: torch.Tensor, embed_part: torch.Tensor, sample: bool) -> State:
         # obs_out(cat[deter, embed]) split into a deter part and a precomputed embed part (same weights).
         weight = self.obs_out.weight[:, : self.config.deter]
-        post = self._stats(self.post_stats, F.elu(F.linear(deter, weight) + embed_part), sample)
+        post = self._stats(self.post_stats, F.elu(F.linear(deter, weight) + embed_part, inplace=True), sample)
         post["deter"] = deter
         return post
 
