@@ -32,8 +32,9 @@ figures: setup
 
 bench: setup
 	$(PY) -m bench.env_speed
-	$(PY) -m bench.train_step --batch 50 --length 50
-	$(PY) -m bench.train_step --batch 16 --length 50
+	$(PY) -m bench.train_step --scale paper --batch 50 --length 50
+	$(PY) -m bench.train_step --scale paper --batch 16 --length 50
+	$(PY) -m bench.train_step --scale cpu --batch 16 --length 32
 	$(PY) -m bench.finetune_speed --scale cpu
 
 lint: setup

@@ -22,6 +22,7 @@ import torch
 from diswm.agents import ActorCritic, BehaviorConfig, WorldModel, WorldModelConfig, WorldModelLearner
 from diswm.atomic import write_json
 from diswm.models import RSSMConfig, count_parameters
+from diswm.scales import NETS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,6 +38,8 @@ def synthetic_batch(batch: int, length: int, actions: int, device) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"),
+                        help="network sizes (diswm.scales.NETS); paper = the official architecture")
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
@@ -46,9 +49,15 @@ def main(argv: list[str] | None = None) -> Path:
     torch.manual_seed(0)
     device = torch.device(args.device)
     actions = 6
-    model = WorldModel(WorldModelConfig(rssm=RSSMConfig(num_actions=actions))).to(device)
+    nets = NETS[args.scale]
+    rssm = RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=actions)
+    model = WorldModel(WorldModelConfig(rssm=rssm, encoder_widths=nets.encoder_widths,
+                                        decoder_widths=nets.decoder_widths, units=nets.units,
+                                        reward_layers=nets.reward_layers)).to(device)
     learner = WorldModelLearner(model)
-    behavior = ActorCritic(BehaviorConfig(), model.rssm.feat_size, actions).to(device)
+    behavior_config = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
+                                     critic_layers=nets.critic_layers)
+    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions).to(device)
     batch = synthetic_batch(args.batch, args.length, actions, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     wm_times, beh_times = [], []
@@ -74,9 +83,9 @@ def main(argv: list[str] | None = None) -> Path:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
-        "batch": args.batch, "length": args.length, "repeats": args.repeats,
+        "scale": args.scale, "batch": args.batch, "length": args.length, "repeats": args.repeats,
         "world_model_s": wm, "behaviour_s": beh, "train_step_s": wm + beh,
-        "official_train_step_s_2cpu_B50_L50": 16.6,
+        "official_train_step_s_2cpu": {"B50xL50": 16.6, "B16xL50": 4.7},  # diswm-paper.md §8, paper nets
         "parameters": {
             "world_model_without_teacher": count_parameters(model) - count_parameters(model.teacher),
             "teacher": count_parameters(model.teacher),
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> Path:
         },
     }
     tag = "cuda" if device.type == "cuda" else "cpu"
-    path = RESULTS / f"train_step_{tag}_B{args.batch}xL{args.length}.json"
+    path = RESULTS / f"train_step_{tag}_{args.scale}_B{args.batch}xL{args.length}.json"
     write_json(path, result)
     print(f"median: world model {wm:.2f} s + behaviour {beh:.2f} s = {wm + beh:.2f} s -> {path}")
     return path

@@ -145,6 +145,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
 
     def on_episode(record):
         _run.log_scalar("train_return", record["return"], record["env_steps"])
+        _run.log_scalar("fps", record["fps"], record["env_steps"])  # env steps/s, training included
 
     def on_update(updates, metrics):
         for name, value in metrics.items():

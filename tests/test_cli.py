@@ -45,3 +45,26 @@ def test_data_command_collects_with_sacred_records(tmp_path, monkeypatch):
         assert len(list((tmp_path / "data/smoke" / task / "switch/seed_0").glob("ep-*.npz"))) == 2
     runs = sorted(p.name for p in (tmp_path / "runs/collect").iterdir() if p.name.isdigit())
     assert runs == ["1", "2"]
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch):
+    """collect -> pretrain -> finetune (DisWM with the pretrained teacher, and DreamerV2) -> Figure 3."""
+    import json
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo" / "fig3_distracted_observations.png").is_file()
+    teacher = tmp_path / "checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt"
+    assert teacher.is_file()
+    runs = tmp_path / "runs" / "finetune"
+    methods = {}
+    for record in (p for p in runs.iterdir() if p.name.isdigit()):
+        run = json.loads((record / "run.json").read_text())
+        config = json.loads((record / "config.json").read_text())
+        assert run["status"] == "COMPLETED"
+        methods[config["method"]] = json.loads((record / "metrics.json").read_text())
+    assert set(methods) == {"diswm", "dreamerv2"}
+    assert methods["diswm"]["eval_return"]["steps"][-1] == 400
+    assert max(methods["diswm"]["train/eta"]["values"]) <= 0.1
+    assert "train/distillation_kl" in methods["diswm"] and "train/distillation_kl" not in methods["dreamerv2"]

@@ -30,6 +30,10 @@ def test_pretraining_writes_official_checkpoints_and_learns(videos, tmp_path):
     for folder in ("2", "4", "6", "8", "."):
         for name in ("encoder", "decoder", "rssm"):
             assert (tmp_path / folder / f"{name}.pt").is_file()
+    import imageio.v3 as iio
+
+    strip = iio.imread(tmp_path / "8" / "openl.png")  # truth / model / error rows of 2 sequences, 6 frames
+    assert strip.shape == (2 * 3 * 64, 6 * 64, 3) and strip.std() > 0
     encoder = BetaVAEEncoder(20)
     encoder.load_state_dict(load_checkpoint(tmp_path / "encoder.pt"))  # loads as the teacher will
     assert logs[-1]["image_nll"] < logs[0]["image_nll"]

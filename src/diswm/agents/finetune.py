@@ -14,6 +14,7 @@ interrupted run ends with the same weights and returns as an uninterrupted one (
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -275,6 +276,7 @@ class Finetuner:
                 if p.env_steps >= c.env_steps:
                     break
                 prefilling = p.agent_steps < c.prefill
+                started = time.perf_counter()
                 seed = episode_seed(c.seed, p.episodes, TRAIN_STREAM)
                 updates_before = p.updates
                 if prefilling:
@@ -293,7 +295,8 @@ class Finetuner:
                     on_update(p.updates, self.last_metrics)
                 if on_episode is not None:
                     on_episode({"episode": p.episodes, "env_steps": p.env_steps, "agent_steps": p.agent_steps,
-                                "return": float(episode["reward"].sum()), "prefill": prefilling})
+                                "return": float(episode["reward"].sum()), "prefill": prefilling,
+                                "fps": steps / (time.perf_counter() - started)})
                 if p.env_steps >= p.next_checkpoint:
                     p.next_checkpoint = p.env_steps + c.checkpoint_every
                     self.save()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from diswm.agents.optim import ClippedAdam
+from diswm.agents.video import open_loop_strip, save_png
 from diswm.agents.world_model import gaussian_image_nll, image_tensor
 from diswm.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from diswm.data import EpisodeReplay
@@ -75,13 +76,16 @@ class VideoModel(nn.Module):
         else:
             self.decoder = ConvDecoder(self.rssm.feat_size, config.cnn_depth)
 
+    def embed(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image)[2] if self.config.image_model == "beta_vae" else self.encoder(image)
+
     def loss(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config
         image = image_tensor(images)
         if c.image_model == "beta_vae":
             mean, logvar, embedding = self.encoder(image)
         else:
-            embedding = self.encoder(image)
+            embedding = self.embed(image)
         post, prior = self.rssm.observe(embedding, None, sample=False)
         kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
         image_nll = gaussian_image_nll(self.decoder(RSSM.feature(post)), image)
@@ -134,9 +138,22 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
             on_log(done, metrics)
         if done % config.checkpoint_every == 0 or done == config.updates:
             _save(out, model, optimizer, generator, config, done)
+            _save_prediction(out / str(done) / "openl.png", model, replay)
         if stop_after is not None and done >= stop_after:
             break
     return {"updates": done, "metrics": metrics, "out_dir": str(out), "encoder": str(out / "encoder.pt")}
+
+
+def _save_prediction(path: Path, model: VideoModel, replay: EpisodeReplay) -> None:
+    """Open-loop prediction of up to 4 sequences from a fixed stream (leaves the training RNGs untouched)."""
+    length = min(model.config.length, min(len(replay.episode(i)["image"]) for i in range(len(replay))))
+    images = replay.sample(min(4, len(replay)), length, np.random.default_rng(0), keys=["image"])["image"]
+    torch_state = torch.get_rng_state()
+    try:
+        grid = open_loop_strip(model.embed, model.rssm, model.decoder, image_tensor(images), None, sample=False)
+    finally:
+        torch.set_rng_state(torch_state)
+    save_png(path, grid)
 
 
 def _save(out: Path, model: VideoModel, optimizer: ClippedAdam, generator, config: PretrainConfig,
