@@ -36,6 +36,7 @@ bench: setup
 	$(PY) -m bench.train_step --scale paper --batch 16 --length 50
 	$(PY) -m bench.train_step --scale cpu --batch 16 --length 32
 	$(PY) -m bench.finetune_speed --scale cpu
+	$(PY) -m bench.metrics_speed
 
 lint: setup
 	$(VENV)/bin/ruff check src experiments paper_figures tests bench

@@ -19,6 +19,7 @@ STAGES = {
     "collect": "distracting videos of a source task",
     "pretrain": "β-VAE video model on the collected videos (the teacher)",
     "finetune": "online world model and agent on a target task (DisWM and baselines)",
+    "evaluate": "MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors",
 }
 
 

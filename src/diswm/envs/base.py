@@ -95,6 +95,8 @@ class DistractedEnv(gym.Env):
         self._control_steps = 0
         self._needs_reset = True
         self._active_distractor = spec.distractor
+        #: False skips rendering (the image is all zeros): stepping physics between sampled frames.
+        self.render_images = True
 
     # ------------------------------------------------------------------ task hooks
     @abstractmethod
@@ -198,7 +200,9 @@ class DistractedEnv(gym.Env):
         return total, steps, terminated, truncated, discount
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {"image": self._render_image(), **self._extra_observations()}
+        image = self._render_image() if self.render_images else np.zeros(self.observation_space["image"].shape,
+                                                                           np.uint8)
+        return {"image": image, **self._extra_observations()}
 
     def _info(self, env_steps: int, discount: float) -> dict[str, Any]:
         qpos, qvel = self._physics_state()

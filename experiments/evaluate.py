@@ -1,0 +1,83 @@
+"""Sacred experiment ``evaluate``: MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors.
+
+    python -m experiments.evaluate with smoke checkpoint=checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt
+    python -m experiments.evaluate with cpu task=reacher_easy part=encoder checkpoint=.../latest.pt
+
+Frames and factors are generated once per (task, colour set, sizes, seed) and cached in
+``data/factors/``; scores go to ``<checkpoint folder>/metrics/<factor set>-<part>.json``, and a second
+call with the same settings reads that file instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from diswm.atomic import write_json
+from diswm.checkpoint import file_sha256
+from diswm.data.factors import FactorDatasetConfig, load_or_generate
+from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
+from diswm.scales import SCALE_NAMES, check_scale
+from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+
+ex = new_experiment("evaluate")
+
+#: frames per scale: (train, test); the paper scale uses disentanglement_lib's 10,000 / 5,000
+FRAMES = {"smoke": (200, 100), "cpu": (2000, 1000), "paper": (10_000, 5_000)}
+
+
+@ex.config
+def config():
+    checkpoint = ""  # encoder.pt of a pretraining run, or latest.pt of a pretraining or finetuning run
+    part = "encoder"  # encoder (the online student / the video model) | teacher (finetuning checkpoints)
+    task = "cheetah_run"  # environment whose frames and factors are scored
+    colour_set = "train"  # colour set of the frames (train | test)
+    scale = "smoke"  # smoke | cpu | paper: number of frames (FRAMES)
+    num_train = FRAMES[check_scale(scale)][0]  # frames to fit/score on
+    num_test = FRAMES[scale][1]  # held-out frames (DCI, SAP)
+    num_bins = 10  # equal-width classes per continuous factor
+    stride = 10  # agent steps between kept frames of the random-policy episodes
+    render_quality = "fast" if scale != "paper" else "default"  # must match the training frames' look
+    seed = 0  # frames, factors and the DCI classifiers
+    cache_dir = str(outputs_home() / "data" / "factors")  # where factor datasets are cached
+    out_file = ""  # scores JSON (default: <checkpoint folder>/metrics/<factor set>-<part>.json)
+
+
+for _scale in SCALE_NAMES:
+    ex.add_named_config(_scale, {"scale": _scale})
+
+
+@ex.main
+def main(_run, checkpoint, part, task, colour_set, num_train, num_test, num_bins, stride, render_quality, seed,
+         cache_dir, out_file):
+    if not checkpoint or not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a file; pass checkpoint=PATH")
+    factors = FactorDatasetConfig(task=task, colour_set=colour_set, num_train=num_train, num_test=num_test,
+                                  num_bins=num_bins, stride=stride, seed=seed, render_quality=render_quality)
+    out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
+    identity = {"checkpoint_sha256": file_sha256(checkpoint), "part": part, "factors": factors.cache_name()}
+    _run.info.update(provenance())
+    if out.is_file():
+        cached = json.loads(out.read_text())
+        if cached.get("identity") == identity:
+            _run.info["cached"] = str(out)
+            return cached["scores"]
+    dataset = load_or_generate(factors, cache_dir, progress=True)
+    codes = encode_means(build_encoder(encoder_state(checkpoint, part)), dataset.images)
+    scores = disentanglement_scores(codes, dataset, random_state=seed)
+    write_json(out, {"identity": identity, "checkpoint": str(checkpoint), "factor_names": dataset.names,
+                     "scores": scores})
+    for name, value in scores.items():
+        _run.log_scalar(name, value)
+    _run.info["scores_file"] = str(out)
+    return scores
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run from a command line (``argv`` without the program name), with observers attached."""
+    return run_command_line(ex, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(sys.argv[1:]))
