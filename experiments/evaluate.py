@@ -1,6 +1,7 @@
 """Sacred experiment ``evaluate``: MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors.
 
-    python -m experiments.evaluate with smoke checkpoint=checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt
+    python -m experiments.evaluate with smoke task=finger_spin \
+        checkpoint=checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt
     python -m experiments.evaluate with cpu task=reacher_easy part=encoder checkpoint=.../latest.pt
 
 Frames and factors are generated once per (task, colour set, sizes, seed) and cached in
