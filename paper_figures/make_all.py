@@ -13,6 +13,7 @@ import sys
 FIGURES = {
     "fig3_distracted_observations": "diswm data --scale {scale}",
     "fig4_learning_curves": "diswm finetune with <method> {scale} source=<source> task=<target> (per method)",
+    "fig5_traversals": "diswm collect with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
 }
 
 

@@ -45,3 +45,33 @@ def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
     assert [p.name for p in paths] == ["fig4_learning_curves_smoke.png", "fig4_learning_curves_smoke.pdf"]
     with pytest.raises(FileNotFoundError, match="no cpu-scale finetune records"):
         fig4_learning_curves.main(["--runs", str(tmp_path / "runs"), "--scale", "cpu", "--out", str(tmp_path)])
+
+
+def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from diswm.agents.finetune import FinetuneConfig
+    from diswm.agents.pretrain import PretrainConfig, pretrain
+    from diswm.agents.traverse import OFFSETS, traversal_grid
+    from diswm.config_io import dataclass_from_dict
+    from diswm.models import RSSMConfig
+    from paper_figures import fig5_traversals
+
+    videos = tmp_path / "videos"
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=12), out_dir=str(videos),
+                          num_episodes=1, progress=False))
+    config = PretrainConfig(data_dir=str(videos), out_dir=str(tmp_path / "ckpt"), num_actions=2, batch_size=2,
+                            length=4, updates=2, checkpoint_every=2, rssm=RSSMConfig(stoch=4, deter=8, hidden=8),
+                            encoder_widths=(8, 8, 8, 8, 16), decoder_widths=(16, 8, 8, 8, 8))
+    pretrain(config, progress=False)
+    assert dataclass_from_dict(PretrainConfig, asdict(config)) == config
+    finetune_defaults = FinetuneConfig(env=EnvSpec("cartpole_swingup"), out_dir="x")
+    assert dataclass_from_dict(FinetuneConfig, asdict(finetune_defaults)) == finetune_defaults
+    model, _ = fig5_traversals.load_model(tmp_path / "ckpt" / "latest.pt")
+    grid = traversal_grid(model, np.zeros((64, 64, 3), np.uint8))
+    assert grid.shape == (20 * 64, len(OFFSETS) * 64, 3)
+    assert not np.array_equal(grid[:, :64], grid[:, -64:])  # the offsets change the decoded image
+    paths = fig5_traversals.main(["--checkpoint", str(tmp_path / "ckpt" / "latest.pt"), "--out", str(tmp_path)])
+    assert paths[0].name == "fig5_traversals_pretrained_smoke.png" and paths[0].stat().st_size > 10_000

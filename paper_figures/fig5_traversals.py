@@ -1,0 +1,68 @@
+"""Figures 5 and 6: latent traversals of a pretrained video model (Fig. 5) and of a finetuned DisWM world
+model (Fig. 6): one row per β-VAE latent, one column per offset (-9..9, step 3), from one frame.
+
+Reads a checkpoint (``latest.pt`` of ``diswm pretrain`` or ``diswm finetune``) and a frame of a collected
+dataset or of the finetuning replay.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from diswm.agents.finetune import FinetuneConfig
+from diswm.agents.pretrain import PretrainConfig, VideoModel
+from diswm.agents.traverse import OFFSETS, traversal_grid
+from diswm.agents.world_model import WorldModel
+from diswm.checkpoint import load_checkpoint
+from diswm.config_io import dataclass_from_dict
+from diswm.data import EpisodeReplay
+from diswm.paths import outputs_home
+from paper_figures.common import OUT_DIR, plt, save
+
+
+def load_model(checkpoint: Path):
+    state = load_checkpoint(checkpoint)
+    if "world_model" in state["config"]:  # a finetuning checkpoint
+        config = dataclass_from_dict(FinetuneConfig, state["config"])
+        model = WorldModel(config.world_model)
+        model.load_state_dict(state["model"])
+        return model.eval(), Path(config.out_dir) / "train_eps"
+    config = dataclass_from_dict(PretrainConfig, state["config"])
+    model = VideoModel(config)
+    model.load_state_dict(state["model"])
+    return model.eval(), Path(config.data_dir)
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="smoke")
+    parser.add_argument("--source", default="finger_spin")
+    parser.add_argument("--checkpoint", help="latest.pt (default: the scale's pretrained teacher of --source)")
+    parser.add_argument("--frame", type=int, default=-1, help="frame of the first episode")
+    parser.add_argument("--out", default=str(OUT_DIR))
+    args = parser.parse_args(argv)
+    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
+                      / "beta0.015" / "seed_0" / "latest.pt")
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
+    model, frames = load_model(checkpoint)
+    if getattr(model.config, "image_model", "beta_vae") != "beta_vae":
+        raise ValueError(f"{checkpoint}: traversals need the β-VAE image model")
+    frame = EpisodeReplay.from_directory(frames, limit=1).episode(0)["image"][args.frame]
+    grid = traversal_grid(model, frame)
+    stage = "finetuned" if "finetune" in str(checkpoint) else "pretrained"
+    figure, ax = plt.subplots(figsize=(len(OFFSETS) * 0.55 + 1, grid.shape[0] / grid.shape[1] * len(OFFSETS) * 0.55))
+    ax.imshow(grid)
+    size = grid.shape[1] // len(OFFSETS)
+    ax.set_xticks([size * (i + 0.5) for i in range(len(OFFSETS))], [f"{v:+g}" for v in OFFSETS], fontsize=6)
+    ax.set_yticks([size * (i + 0.5) for i in range(grid.shape[0] // size)],
+                  [f"z{i}" for i in range(grid.shape[0] // size)], fontsize=6)
+    ax.set_title(f"Latent traversals, {stage} ({checkpoint.parent.name})", fontsize=8)
+    stem = "fig6_traversals_finetuned" if stage == "finetuned" else "fig5_traversals_pretrained"
+    return save(figure, args.out, f"{stem}_{args.scale}")
+
+
+if __name__ == "__main__":
+    for path in main():
+        print(path)
