@@ -10,6 +10,8 @@ def test_config_differences_name_changed_keys_and_accept_new_fields():
     assert config_differences(saved, changed) == ["lr: 0.0003 -> 0.001", "rssm.stoch: 50 -> 32"]
     assert config_differences(saved, {"rssm": saved["rssm"], "widths": [32, 64]}) == [
         "lr: 0.0003 -> (no longer a setting)"]
+    moved = {**saved, "out_dir": "/old/place", "teacher_path": "/old/encoder.pt"}
+    assert config_differences(moved, {**saved, "out_dir": "/new/place", "teacher_path": None}) == []
 
 
 def test_checkpoint_round_trip_is_atomic(tmp_path):

@@ -56,16 +56,23 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+#: Where things are, not what they are: a run moved to another folder still resumes.
+LOCATION_KEYS = frozenset({"out_dir", "data_dir", "teacher_path", "init_from"})
+
+
 def config_differences(saved: Any, current: Any, path: str = "") -> list[str]:
     """Where ``current`` settings disagree with a checkpoint's ``saved`` ones.
 
     A key only in ``current`` is a field added by newer code, whose default must keep the old
-    behaviour; it is not a difference. Returns readable ``key: saved -> current`` lines.
+    behaviour; it is not a difference, and neither are :data:`LOCATION_KEYS` (the teacher and the
+    pretrained weights are inside the checkpoint). Returns readable ``key: saved -> current`` lines.
     """
     if isinstance(saved, dict) and isinstance(current, dict):
         lines = []
         for key, value in saved.items():
             where = f"{path}.{key}" if path else str(key)
+            if key in LOCATION_KEYS:
+                continue
             if key not in current:
                 lines.append(f"{where}: {value!r} -> (no longer a setting)")
             else:
