@@ -8,14 +8,12 @@ right edge for the paper-scale panels; smaller scales are labelled as such.
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
-
-import numpy as np
 
 from diswm.paths import outputs_home
 from paper_figures.common import OUT_DIR, plt, save
-from paper_figures.runs import finetune_runs, latest_per_cell
+from paper_figures.curves import plot_groups
+from paper_figures.runs import finetune_runs, grouped_curves
 
 #: (source, target) -> method -> return at 1M env steps read off the paper's Figure 4 (±~20).
 PAPER_FINAL = {
@@ -30,32 +28,23 @@ COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue", "dv2_finetune": "tab:pur
            "no_distill": "tab:green", "no_disentangle": "tab:cyan"}
 
 
-def panels(runs_dir: Path, scale: str) -> dict[tuple[str, str], dict[str, list[list[tuple[int, float]]]]]:
-    grouped: dict = defaultdict(lambda: defaultdict(list))
-    for (run_scale, source, task, method, _seed), curve in latest_per_cell(finetune_runs(runs_dir)).items():
-        if run_scale == scale:
-            grouped[(source, task)][method].append(curve)
-    return grouped
+def panels(runs_dir: Path, scale: str) -> dict[tuple[str, str], dict[str, list]]:
+    pairs = sorted({(r["config"]["source"], r["config"]["task"]) for r in finetune_runs(runs_dir)
+                    if r["config"]["scale"] == scale})
+    return {pair: grouped_curves(runs_dir, scale, {"source": pair[0], "task": pair[1]}, "method")
+            for pair in pairs}
 
 
 def plot(grouped, scale: str):
     pairs = sorted(grouped)
     figure, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.2), squeeze=False)
     for ax, pair in zip(axes[0], pairs, strict=True):
-        for method, curves in sorted(grouped[pair].items()):
-            steps = sorted(set.intersection(*(set(s for s, _ in c) for c in curves)))
-            values = np.array([[dict(c)[s] for s in steps] for c in curves])
-            colour = COLOURS.get(method)
-            ax.plot(steps, values.mean(0), label=f"{method} ({len(curves)} seed{'s' * (len(curves) > 1)})",
-                    color=colour)
-            if len(curves) > 1:
-                ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=colour)
-            if scale == "paper" and method in PAPER_FINAL.get(pair, {}):
-                ax.scatter([1e6], [PAPER_FINAL[pair][method]], marker="*", color=colour, zorder=3)
+        plot_groups(ax, grouped[pair], colours=COLOURS)
+        if scale == "paper":
+            for method, final in PAPER_FINAL.get(pair, {}).items():
+                if method in grouped[pair]:
+                    ax.scatter([1e6], [final], marker="*", color=COLOURS.get(method), zorder=3)
         ax.set_title(f"{pair[0]} → {pair[1]}".replace("_", " "), fontsize=9)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("eval return")
-        ax.legend(fontsize=7)
     figure.suptitle(f"Learning curves ({scale} scale{'; stars: paper Fig. 4 at 1M' if scale == 'paper' else ''})",
                     fontsize=10)
     return figure

@@ -10,7 +10,7 @@ from typing import Any
 def finetune_runs(runs_dir: Path | str) -> list[dict[str, Any]]:
     """Every finetune run with its config, status and eval curve ``[(env_steps, return), ...]``.
 
-    A run that was resumed has several records; the caller picks (see :func:`latest_per_cell`).
+    A run that was resumed has several records; :func:`grouped_curves` merges them.
     """
     rows = []
     for record in sorted(Path(runs_dir, "finetune").glob("[0-9]*")):
@@ -30,14 +30,6 @@ def finetune_runs(runs_dir: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
-def latest_per_cell(rows: list[dict[str, Any]]) -> dict[tuple, list[tuple[int, float]]]:
-    """Merge the records of one (scale, source, task, method, seed) cell: a resumed run continues the curve."""
-    curves: dict[tuple, dict[int, float]] = {}
-    for row in sorted(rows, key=lambda r: r["id"]):
-        curves.setdefault(row["cell"], {}).update(dict(row["curve"]))
-    return {cell: sorted(points.items()) for cell, points in curves.items() if points}
-
-
 def _hours(run: dict[str, Any]) -> float | None:
     from datetime import datetime
 
@@ -45,3 +37,22 @@ def _hours(run: dict[str, Any]) -> float | None:
     if not start or not stop:
         return None
     return (datetime.fromisoformat(stop) - datetime.fromisoformat(start)).total_seconds() / 3600
+
+
+def grouped_curves(runs_dir: Path | str, scale: str, where: dict[str, Any], group_by: str
+                   ) -> dict[Any, list[list[tuple[int, float]]]]:
+    """Eval curves of finetune runs at ``scale`` whose config matches ``where``, grouped by a config key
+    (one curve per seed; a resumed run's records are merged)."""
+    rows = [r for r in finetune_runs(runs_dir)
+            if r["config"]["scale"] == scale and all(r["config"].get(k) == v for k, v in where.items())]
+    merged: dict[tuple, dict[int, float]] = {}
+    groups: dict[tuple, Any] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        key = (row["config"][group_by], row["config"]["seed"])
+        merged.setdefault(key, {}).update(dict(row["curve"]))
+        groups[key] = row["config"][group_by]
+    result: dict[Any, list[list[tuple[int, float]]]] = {}
+    for key, points in merged.items():
+        if points:
+            result.setdefault(groups[key], []).append(sorted(points.items()))
+    return result

@@ -24,8 +24,8 @@ def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
     from sacred.observers import FileStorageObserver
 
     from experiments.finetune import ex
-    from paper_figures import fig4_learning_curves
-    from paper_figures.runs import finetune_runs, latest_per_cell
+    from paper_figures import fig4_learning_curves, fig7_ablations, fig8_video_sources, figI_zdim
+    from paper_figures.runs import grouped_curves
 
     observer = FileStorageObserver(str(tmp_path / "runs" / "finetune"))
     ex.observers.append(observer)
@@ -37,14 +37,19 @@ def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
                                    "out_dir": str(tmp_path / f"out{seed}")})
     finally:
         ex.observers.remove(observer)
-    curves = latest_per_cell(finetune_runs(tmp_path / "runs"))
-    assert sorted(cell[-1] for cell in curves) == [0, 1]
-    assert all([step for step, _ in curve] == [20, 40, 80] for curve in curves.values())
+    groups = grouped_curves(tmp_path / "runs", "smoke", {"task": "cartpole_swingup"}, "method")
+    assert list(groups) == ["dreamerv2"] and len(groups["dreamerv2"]) == 2  # two seeds
+    assert all([step for step, _ in curve] == [20, 40, 80] for curve in groups["dreamerv2"])
     paths = fig4_learning_curves.main(["--runs", str(tmp_path / "runs"), "--scale", "smoke",
                                        "--out", str(tmp_path / "out")])
     assert [p.name for p in paths] == ["fig4_learning_curves_smoke.png", "fig4_learning_curves_smoke.pdf"]
     with pytest.raises(FileNotFoundError, match="no cpu-scale finetune records"):
         fig4_learning_curves.main(["--runs", str(tmp_path / "runs"), "--scale", "cpu", "--out", str(tmp_path)])
+    fig8 = fig8_video_sources.main(["--runs", str(tmp_path / "runs"), "--scale", "smoke", "--out", str(tmp_path)])
+    assert fig8[0].name == "fig8_video_sources_smoke.png"  # the DreamerV2 line alone
+    for script in (fig7_ablations, figI_zdim):  # no cheetah_run -> walker_walk records: the missing runs named
+        with pytest.raises(FileNotFoundError, match="cheetah_run -> walker_walk"):
+            script.main(["--runs", str(tmp_path / "runs"), "--scale", "smoke", "--out", str(tmp_path)])
 
 
 def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
