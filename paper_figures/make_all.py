@@ -18,26 +18,31 @@ FIGURES = {
                       "task=walker_walk [eta_max=... | beta=...]",
     "fig8_video_sources": "diswm finetune with diswm {scale} task=cartpole_swingup source=<each source>",
     "figI_zdim": "diswm finetune with diswm {scale} source=cheetah_run task=walker_walk z_dim=<d>",
+    "figJ_tsne": "diswm finetune with diswm {scale} source=finger_spin task=reacher_easy (after collect, pretrain)",
+    "fig_disentanglement": "diswm evaluate with {scale} task=<t> checkpoint=<encoder.pt or latest.pt> [part=teacher]",
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> list:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="smoke")
+    parser.add_argument("--out", default=None, help="output folder (default paper_figures/out)")
     args = parser.parse_args(argv)
+    extra = ["--out", args.out] if args.out else []
     built, skipped = [], []
     for name, command in FIGURES.items():
         module = importlib.import_module(f"paper_figures.{name}")
         try:
-            built += module.main(["--scale", args.scale])
+            built += module.main(["--scale", args.scale, *extra])
         except FileNotFoundError as missing:
             skipped.append((name, command.format(scale=args.scale), missing))
     for path in built:
         print(f"built   {path}")
     for name, command, missing in skipped:
         print(f"skipped {name}: {missing}\n        produce its inputs with: {command}")
-    return 0
+    return built
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)

@@ -68,3 +68,17 @@ def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch):
     assert methods["diswm"]["eval_return"]["steps"][-1] == 400
     assert max(methods["diswm"]["train/eta"]["values"]) <= 0.1
     assert "train/distillation_kl" in methods["diswm"] and "train/distillation_kl" not in methods["dreamerv2"]
+
+    # metrics of the teacher and the student, then every figure that these records allow
+    student = tmp_path / "checkpoints/finetune/smoke/finger_spin_to_reacher_easy/diswm/seed_0/latest.pt"
+    for task, checkpoint in (("finger_spin", teacher), ("reacher_easy", student)):
+        assert main(["evaluate", "with", "smoke", f"task={task}", f"checkpoint={checkpoint}", "num_train=60",
+                     "num_test=30", "stride=4"]) == 0
+    from paper_figures import make_all
+
+    built = {path.name for path in make_all.main(["--scale", "smoke", "--out", str(tmp_path / "figures")])}
+    for stem in ("fig3_distracted_observations", "fig4_learning_curves_smoke", "fig5_traversals_pretrained_smoke",
+                 "figJ_tsne_smoke", "fig_disentanglement_smoke"):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= built, stem
+    table = (tmp_path / "figures" / "disentanglement_smoke.md").read_text()
+    assert "pretrained teacher" in table and "diswm student" in table
