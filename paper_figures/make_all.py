@@ -14,6 +14,7 @@ FIGURES = {
     "fig3_distracted_observations": "diswm data --scale {scale}",
     "fig4_learning_curves": "diswm finetune with <method> {scale} source=<source> task=<target> (per method)",
     "fig5_traversals": "diswm collect with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
+    "video_prediction": "diswm collect with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
     "fig7_ablations": "diswm finetune with <diswm|no_distill|no_disentangle> {scale} source=cheetah_run "
                       "task=walker_walk [eta_max=... | beta=...]",
     "fig8_video_sources": "diswm finetune with diswm {scale} task=cartpole_swingup source=<each source>",

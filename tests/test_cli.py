@@ -80,5 +80,6 @@ def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch):
     for stem in ("fig3_distracted_observations", "fig4_learning_curves_smoke", "fig5_traversals_pretrained_smoke",
                  "figJ_tsne_smoke", "fig_disentanglement_smoke"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= built, stem
+    assert {f"video_prediction_smoke_finger_spin.{ext}" for ext in ("png", "gif", "mp4")} <= built
     table = (tmp_path / "figures" / "disentanglement_smoke.md").read_text()
     assert "pretrained teacher" in table and "diswm student" in table

@@ -1,0 +1,52 @@
+"""Open-loop video prediction of a pretrained video model: a PNG strip (rows truth / model / error, one
+column per step) and the same as an animation (GIF and MP4), from ``latest.pt`` of ``diswm pretrain``.
+5 context frames are filtered, the rest imagined with zero actions (official ``video_pred``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+
+from diswm.agents.video import open_loop_strip, save_png
+from diswm.agents.world_model import image_tensor
+from diswm.data import EpisodeReplay
+from diswm.paths import outputs_home
+from paper_figures.common import OUT_DIR
+from paper_figures.fig5_traversals import load_model
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="smoke")
+    parser.add_argument("--source", default="finger_spin")
+    parser.add_argument("--checkpoint", help="pretraining latest.pt (default: the scale's teacher of --source)")
+    parser.add_argument("--length", type=int, default=50)
+    parser.add_argument("--out", default=str(OUT_DIR))
+    args = parser.parse_args(argv)
+    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
+                      / "beta0.015" / "seed_0" / "latest.pt")
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
+    model, data = load_model(checkpoint)
+    episode = EpisodeReplay.from_directory(data, limit=1).episode(0)["image"][: args.length]
+    strip = open_loop_strip(model.embed, model.rssm, model.decoder, image_tensor(episode[None]), None, sample=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"video_prediction_{args.scale}_{args.source}"
+    png = out / f"{stem}.png"
+    save_png(png, strip)
+    size = episode.shape[1]
+    frames = [np.ascontiguousarray(strip[:, t * size : (t + 1) * size]) for t in range(len(episode))]
+    gif, mp4 = out / f"{stem}.gif", out / f"{stem}.mp4"
+    imageio.mimsave(gif, frames, duration=100, loop=0)
+    imageio.mimsave(mp4, [np.repeat(np.repeat(f, 2, 0), 2, 1) for f in frames], fps=10, macro_block_size=16)
+    return [png, gif, mp4]
+
+
+if __name__ == "__main__":
+    for path in main():
+        print(path)
