@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures bench lint lock clean-venv omniboard
+.PHONY: setup test demo data figures ship-results bench lint lock clean-venv omniboard
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ data: setup
 
 figures: setup
 	$(PY) -m paper_figures.make_all
+
+# Regenerate results/shipped (smoke-scale records, checkpoints and scores for a fresh clone's figures).
+ship-results: setup
+	$(PY) -m experiments.ship_results
 
 bench: setup
 	$(PY) -m bench.env_speed

@@ -17,7 +17,7 @@ from diswm.agents.world_model import WorldModel
 from diswm.checkpoint import load_checkpoint
 from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
-from diswm.paths import outputs_home
+from diswm.paths import outputs_home, relocate
 from paper_figures.common import OUT_DIR, plt, save
 
 
@@ -27,11 +27,11 @@ def load_model(checkpoint: Path):
         config = dataclass_from_dict(FinetuneConfig, state["config"])
         model = WorldModel(config.world_model)
         model.load_state_dict(state["model"])
-        return model.eval(), Path(config.out_dir) / "train_eps"
+        return model.eval(), relocate(Path(config.out_dir) / "train_eps")
     config = dataclass_from_dict(PretrainConfig, state["config"])
     model = VideoModel(config)
     model.load_state_dict(state["model"])
-    return model.eval(), Path(config.data_dir)
+    return model.eval(), relocate(config.data_dir)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -80,3 +80,14 @@ def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
     assert not np.array_equal(grid[:, :64], grid[:, -64:])  # the offsets change the decoded image
     paths = fig5_traversals.main(["--checkpoint", str(tmp_path / "ckpt" / "latest.pt"), "--out", str(tmp_path)])
     assert paths[0].name == "fig5_traversals_pretrained_smoke.png" and paths[0].stat().st_size > 10_000
+
+
+def test_make_figures_on_a_fresh_clone_draws_the_shipped_results(tmp_path, monkeypatch):
+    from paper_figures import make_all
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path / "empty"))  # no records of the user's own
+    built = {path.name for path in make_all.main(["--scale", "smoke", "--out", str(tmp_path / "out")])}
+    for stem in ("fig3_distracted_observations", "fig4_learning_curves_smoke", "fig5_traversals_pretrained_smoke",
+                 "figJ_tsne_smoke", "fig_disentanglement_smoke"):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= built, stem
+    assert "video_prediction_smoke_finger_spin.mp4" in built

@@ -15,3 +15,16 @@ def outputs_home() -> Path:
 
 def data_root() -> Path:
     return outputs_home() / "data"
+
+
+def relocate(recorded: Path | str) -> Path:
+    """A path recorded in a checkpoint, found again under the current ``$DISWM_HOME`` when the run folder
+    has moved (the part from ``data/``, ``checkpoints/`` or ``runs/`` on is kept)."""
+    recorded = Path(recorded)
+    if recorded.exists():
+        return recorded
+    parts = recorded.parts
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in ("data", "checkpoints", "runs"):
+            return outputs_home().joinpath(*parts[index:])
+    return recorded

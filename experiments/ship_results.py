@@ -1,0 +1,52 @@
+"""Produce ``results/shipped/``: the smoke pipeline's records, small checkpoints, episodes and metric
+scores, so that ``make figures`` draws real (smoke-scale) figures on a fresh clone.
+
+    python -m experiments.ship_results        (or: make ship-results)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+SHIPPED = Path(__file__).resolve().parent.parent / "results" / "shipped"
+README = """# Shipped results (smoke scale)
+
+Produced by `make ship-results` (= `python -m experiments.ship_results`): the smoke pipeline of
+`make demo` (collect, pretrain, finetune DisWM and DreamerV2 on Finger Spin -> Reacher Easy) plus
+`diswm evaluate` of the teacher and the student, on 2 CPU cores, in a temporary `DISWM_HOME`; then the
+files the figures read were copied here. Smoke-scale models are barely trained: these figures show that
+the pipeline works, not the paper's results. `make figures` uses this folder only when `$DISWM_HOME`
+(default: the current directory) has no finetune records of its own.
+"""
+
+
+def main() -> int:
+    from diswm.cli import main as diswm
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["DISWM_HOME"] = home
+        if diswm(["demo", "--out", str(Path(home) / "demo")]) != 0:
+            return 1
+        teacher = Path(home) / "checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0"
+        student = Path(home) / "checkpoints/finetune/smoke/finger_spin_to_reacher_easy/diswm/seed_0"
+        for task, checkpoint in (("finger_spin", teacher / "encoder.pt"), ("reacher_easy", student / "latest.pt")):
+            if diswm(["evaluate", "with", "smoke", f"task={task}", f"checkpoint={checkpoint}"]) != 0:
+                return 1
+        if SHIPPED.exists():
+            shutil.rmtree(SHIPPED)
+        # no per-interval checkpoints, and only the DisWM agent (no figure reads the baselines' weights)
+        keep = shutil.ignore_patterns("_sources", "cout.txt", "*.tmp", "[0-9]*", "dreamerv2")
+        shutil.copytree(Path(home) / "runs", SHIPPED / "runs", ignore=shutil.ignore_patterns("_sources", "cout.txt"))
+        shutil.copytree(Path(home) / "data" / "smoke", SHIPPED / "data" / "smoke")
+        shutil.copytree(Path(home) / "checkpoints", SHIPPED / "checkpoints", ignore=keep)
+    (SHIPPED / "README.md").write_text(README)
+    print(f"shipped results in {SHIPPED}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
