@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -20,3 +21,14 @@ def save(figure, out_dir: Path | str, stem: str) -> list[Path]:
         figure.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(figure)
     return paths
+
+
+def records_parser(description: str | None, scale: str = "cpu") -> argparse.ArgumentParser:
+    """``--runs`` (Sacred records, default ``$DISWM_HOME/runs``), ``--scale`` and ``--out``."""
+    from diswm.paths import outputs_home
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
+    parser.add_argument("--scale", default=scale)
+    parser.add_argument("--out", default=str(OUT_DIR))
+    return parser

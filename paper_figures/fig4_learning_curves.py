@@ -7,11 +7,9 @@ right edge for the paper-scale panels; smaller scales are labelled as such.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from paper_figures.common import plt, records_parser, save
 from paper_figures.curves import plot_groups
 from paper_figures.runs import finetune_runs, grouped_curves
 
@@ -51,11 +49,7 @@ def plot(grouped, scale: str):
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
-    parser.add_argument("--scale", default="cpu")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    args = parser.parse_args(argv)
+    args = records_parser(__doc__).parse_args(argv)
     grouped = panels(Path(args.runs), args.scale)
     if not grouped:
         raise FileNotFoundError(f"no {args.scale}-scale finetune records under {args.runs}/finetune")

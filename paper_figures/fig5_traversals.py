@@ -34,6 +34,15 @@ def load_model(checkpoint: Path):
     return model.eval(), relocate(config.data_dir)
 
 
+def pretrained_checkpoint(args) -> Path:
+    """``--checkpoint`` or the scale's teacher of ``--source``; a clear error when it is missing."""
+    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
+                      / "beta0.015" / "seed_0" / "latest.pt")
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
+    return checkpoint
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="smoke")
@@ -42,10 +51,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--frame", type=int, default=-1, help="frame of the first episode")
     parser.add_argument("--out", default=str(OUT_DIR))
     args = parser.parse_args(argv)
-    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
-                      / "beta0.015" / "seed_0" / "latest.pt")
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
+    checkpoint = pretrained_checkpoint(args)
     model, frames = load_model(checkpoint)
     if getattr(model.config, "image_model", "beta_vae") != "beta_vae":
         raise ValueError(f"{checkpoint}: traversals need the β-VAE image model")

@@ -7,11 +7,9 @@ sensitivity to η (``eta_max``) and β, from the finetune records of those runs,
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from paper_figures.common import plt, records_parser, save
 from paper_figures.curves import plot_groups
 from paper_figures.runs import grouped_curves
 
@@ -19,11 +17,7 @@ PAIR = {"source": "cheetah_run", "task": "walker_walk"}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
-    parser.add_argument("--scale", default="cpu")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    args = parser.parse_args(argv)
+    args = records_parser(__doc__).parse_args(argv)
     panels = [
         ("ablations", grouped_curves(args.runs, args.scale, PAIR, "method"), str),
         ("η (distillation)", grouped_curves(args.runs, args.scale, {**PAIR, "method": "diswm"}, "eta_max"),

@@ -3,21 +3,15 @@ the finetune records of ``diswm finetune with diswm <scale> task=cartpole_swingu
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from paper_figures.common import plt, records_parser, save
 from paper_figures.curves import plot_groups
 from paper_figures.runs import grouped_curves
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
-    parser.add_argument("--scale", default="cpu")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    args = parser.parse_args(argv)
+    args = records_parser(__doc__).parse_args(argv)
     target = {"task": "cartpole_swingup"}
     groups = {f"DisWM, {source} videos": curves for source, curves in
               grouped_curves(args.runs, args.scale, {**target, "method": "diswm"}, "source").items()}

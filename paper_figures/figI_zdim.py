@@ -4,21 +4,15 @@ pretrained with the same ``z_dim``)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from paper_figures.common import plt, records_parser, save
 from paper_figures.curves import plot_groups
 from paper_figures.runs import grouped_curves
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", default=str(outputs_home() / "runs"))
-    parser.add_argument("--scale", default="cpu")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    args = parser.parse_args(argv)
+    args = records_parser(__doc__).parse_args(argv)
     where = {"source": "cheetah_run", "task": "walker_walk", "method": "diswm"}
     groups = grouped_curves(args.runs, args.scale, where, "z_dim")
     if not groups:

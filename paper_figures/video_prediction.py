@@ -14,9 +14,8 @@ import numpy as np
 from diswm.agents.video import open_loop_strip, save_png
 from diswm.agents.world_model import image_tensor
 from diswm.data import EpisodeReplay
-from diswm.paths import outputs_home
 from paper_figures.common import OUT_DIR
-from paper_figures.fig5_traversals import load_model
+from paper_figures.fig5_traversals import load_model, pretrained_checkpoint
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -27,11 +26,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--out", default=str(OUT_DIR))
     args = parser.parse_args(argv)
-    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
-                      / "beta0.015" / "seed_0" / "latest.pt")
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
-    model, data = load_model(checkpoint)
+    model, data = load_model(pretrained_checkpoint(args))
     episode = EpisodeReplay.from_directory(data, limit=1).episode(0)["image"][: args.length]
     strip = open_loop_strip(model.embed, model.rssm, model.decoder, image_tensor(episode[None]), None, sample=False)
     out = Path(args.out)
