@@ -60,6 +60,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _records(args: argparse.Namespace) -> int:
+    from experiments.records import main as records_main
+
+    return records_main(args.records_args)
+
+
 def _envs(args: argparse.Namespace) -> int:
     from diswm.envs import COLOUR_SET_BASES, TASKS
 
@@ -90,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="smoke pipeline: collect, pretrain, finetune DisWM and DreamerV2, Fig. 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
+
+    records = commands.add_parser("records", help="`records import RUNS_DIR --mongo URL`: FileStorage runs -> MongoDB")
+    records.add_argument("action", choices=("import",))
+    records.add_argument("records_args", nargs=argparse.REMAINDER)
+    records.set_defaults(func=_records)
 
     envs = commands.add_parser("envs", help="list tasks and colour sets")
     envs.set_defaults(func=_envs)
