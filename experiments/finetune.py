@@ -93,7 +93,8 @@ def config():
     # DV2 Finetune: the larger of source and target action spaces (the pretrained RSSM takes actions)
     num_actions = max(ACTION_DIMS[task], ACTION_DIMS[source]) if init_pretrained and not stacked \
         else ACTION_DIMS[task]
-    teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / f"beta{pretrain_beta:g}"
+    teacher_tag = f"beta{pretrain_beta:g}" + (f"_z{z_dim}" if z_dim != 20 else "")  # the pretrain run's folder
+    teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / teacher_tag
                        / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
     out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}" / method
                   / f"seed_{seed}")

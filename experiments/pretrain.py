@@ -36,14 +36,15 @@ def config():
     beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
     cnn_depth = NETS[scale].cnn_depth  # conv image model depth
-    model_tag = f"beta{beta:g}" if image_model == "beta_vae" else "conv"  # folder name of this video model
+    z_dim = 20  # β-VAE latent size
+    # folder name of this video model (z_dim only when not the paper's 20, so existing folders keep their names)
+    model_tag = (f"beta{beta:g}" if image_model == "beta_vae" else "conv") + (f"_z{z_dim}" if z_dim != 20 else "")
     out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / model_tag / f"seed_{seed}")
     batch_size = PRETRAIN[scale].batch_size  # sequences per batch
     length = PRETRAIN[scale].length  # frames per sequence
     updates = PRETRAIN[scale].updates  # gradient updates in total
     checkpoint_every = PRETRAIN[scale].checkpoint_every  # updates between checkpoints
     log_every = PRETRAIN[scale].log_every  # updates between logged losses
-    z_dim = 20  # β-VAE latent size
     kl_scale = 1.0  # β1
     encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels
     decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels

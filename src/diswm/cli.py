@@ -60,6 +60,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from experiments.reproduce import main as reproduce_main
+
+    return reproduce_main(args.reproduce_args)
+
+
 def _records(args: argparse.Namespace) -> int:
     from experiments.records import main as records_main
 
@@ -96,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="smoke pipeline: collect, pretrain, finetune DisWM and DreamerV2, Fig. 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
+
+    reproduce = commands.add_parser("reproduce", help="every run of a paper table or figure, then its table",
+                                    add_help=False)
+    reproduce.add_argument("reproduce_args", nargs=argparse.REMAINDER, help="ITEM --scale S --seeds N (see -h)")
+    reproduce.set_defaults(func=_reproduce)
 
     records = commands.add_parser("records", help="`records import RUNS_DIR --mongo URL`: FileStorage runs -> MongoDB")
     records.add_argument("action", choices=("import",))

@@ -1,0 +1,74 @@
+import json
+
+import pytest
+
+from experiments import collect, finetune, pretrain
+from experiments.paper import ITEMS, Cell, PaperItem
+from experiments.reproduce import aggregate, main, stages
+
+EXPERIMENTS = {"collect": collect.ex, "pretrain": pretrain.ex, "finetune": finetune.ex}
+
+
+def sacred_args(argv):
+    """`with a b k=v` -> (named configs, config updates), as Sacred parses them."""
+    named = [a for a in argv[1:] if "=" not in a]
+    updates = dict(a.split("=", 1) for a in argv[1:] if "=" in a)
+    return named, {k: json.loads(v) if v[:1].isdigit() or v[:1] in "-[" else v for k, v in updates.items()}
+
+
+def test_every_cell_of_every_item_constructs():
+    for item in ITEMS.values():
+        for cell in item.cells:
+            for stage, argv in stages(cell, "paper", 0):
+                named, updates = sacred_args(argv)
+                config = EXPERIMENTS[stage].run("print_config", named_configs=named, config_updates=updates,
+                                                options={"--loglevel": "ERROR"}).config
+                assert config["scale"] == "paper"
+                if stage == "finetune":
+                    assert (config["method"], config["source"], config["task"]) == (cell.method, cell.source,
+                                                                                    cell.task)
+                    for key, value in cell.overrides:
+                        assert config[key] == value
+                    if config["distill"]:  # the teacher the pretrain stage of this cell writes
+                        pre = [a for s, a in stages(cell, "paper", 0) if s == "pretrain"][0]
+                        named_p, updates_p = sacred_args(pre)
+                        out = pretrain.ex.run("print_config", named_configs=named_p, config_updates=updates_p,
+                                              options={"--loglevel": "ERROR"}).config["out_dir"]
+                        assert config["teacher_path"] == f"{out}/encoder.pt"
+    assert len(ITEMS["fig4"].cells) == 24 and ITEMS["fig4"].quoted[("finger_spin", "reacher_easy")]["TED"] == 740
+
+
+def test_aggregation_turns_records_into_the_known_table(tmp_path):
+    item = PaperItem("demo", "Demo table", (Cell("diswm", "finger_spin", "reacher_easy", paper=955),
+                                            Cell("dreamerv2", "finger_spin", "reacher_easy", paper=945)),
+                     {("finger_spin", "reacher_easy"): {"TED": 740}})
+    for run_id, (method, seed, values) in enumerate([("diswm", 0, [10.0, 30.0]), ("diswm", 1, [20.0, 50.0]),
+                                                     ("dreamerv2", 0, [5.0, 7.0])], start=1):
+        folder = tmp_path / "runs" / "finetune" / str(run_id)
+        folder.mkdir(parents=True)
+        config = {"method": method, "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": seed}
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "run.json").write_text(json.dumps({"status": "COMPLETED"}))
+        (folder / "metrics.json").write_text(json.dumps({"eval_return": {"steps": [100, 200], "values": values}}))
+    csv_path, markdown = aggregate(item, "smoke", 2, tmp_path / "runs", tmp_path / "results")
+    assert csv_path.read_text().splitlines()[0] == "item,scale,method,source,task,overrides,seed,step,return"
+    assert len(csv_path.read_text().splitlines()) == 1 + 6
+    lines = markdown.read_text().splitlines()
+    assert "Scale: **smoke** (2 seed(s)); final evaluation return." in lines
+    assert "| finger_spin → reacher_easy | diswm | 40.0 ± 14.1 (n=2) | 955 |" in lines
+    assert "| finger_spin → reacher_easy | dreamerv2 | 7.0 ± 0.0 (n=1) | 945 |" in lines
+    assert "| finger_spin → reacher_easy | TED | quoted, not rerun | 740 |" in lines
+
+
+@pytest.mark.slow
+def test_reproduce_fig4_one_pair_at_smoke_scale_and_skip_on_rerun(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert main(["fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
+    table = (tmp_path / "results" / "fig4_smoke.md").read_text()
+    for method in ("diswm", "dreamerv2", "dv2_finetune", "apv"):
+        assert f"| finger_spin → reacher_easy | {method} | " in table and "not run" not in table
+    capsys.readouterr()
+    runs = len(list((tmp_path / "runs" / "finetune").glob("[0-9]*")))
+    assert main(["fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
+    assert capsys.readouterr().out.count("finished record exists, skipped") == 4
+    assert len(list((tmp_path / "runs" / "finetune").glob("[0-9]*"))) == runs  # nothing ran again
