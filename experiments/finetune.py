@@ -143,6 +143,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
 
     def on_eval(record):
         _run.log_scalar("eval_return", record["return_mean"], record["env_steps"])
+        _run.log_scalar("eval_seconds_per_episode", record["seconds_per_episode"], record["env_steps"])
 
     def on_episode(record):
         _run.log_scalar("train_return", record["return"], record["env_steps"])
@@ -153,6 +154,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
             _run.log_scalar(f"train/{name}", value, updates)
 
     finetuner = Finetuner(settings)
+    _run.info["parameters"] = finetuner.parameter_counts()
     try:
         result = finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update)
     finally:

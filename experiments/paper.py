@@ -93,4 +93,20 @@ def _fig_i() -> PaperItem:
     return PaperItem("figI", "Figure I: latent size z_dim (Cheetah Run -> Walker Walk)", cells)
 
 
-ITEMS: dict[str, PaperItem] = {item.name: item for item in (_fig4(), _table_a(), _fig7(), _fig8(), _fig_i())}
+#: Table C (Finger Spin -> Reacher Easy): training steps, training time (min), inference time per episode (s),
+#: parameters (M), as printed.
+TABLE_C_PAPER = {
+    "CURL": ("100k", 303, 4.97, 10.7), "dv2_finetune": ("200k", 1522, 9.88, 12.1), "apv": ("200k", 1722, 10.15, 13),
+    "TED": ("100k", 1051, 20.49, 11.5), "dreamerv2": ("100k", 901, 9.59, 12.1), "diswm": ("200k", 1311, 9.48, 5.8),
+}
+
+
+def _table_c() -> PaperItem:
+    cells = tuple(Cell(m, "finger_spin", "reacher_easy", paper=TABLE_C_PAPER[m]) for m in FIG4_METHODS)
+    quoted = {("finger_spin", "reacher_easy"): {m: TABLE_C_PAPER[m] for m in ("CURL", "TED")}}
+    return PaperItem("tableC", "Table C: training time, inference time per episode and parameters "
+                     "(Finger Spin -> Reacher Easy)", cells, quoted)
+
+
+ITEMS: dict[str, PaperItem] = {item.name: item for item in (_fig4(), _table_a(), _table_c(), _fig7(), _fig8(),
+                                                            _fig_i())}

@@ -14,6 +14,7 @@ import csv
 import importlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,13 @@ def finetune_records(runs_dir: Path) -> list[dict[str, Any]]:
             metrics = json.loads((folder / "metrics.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             continue
-        records.append({"id": int(folder.name), "status": run.get("status"), "config": config,
-                        "eval": metrics.get("eval_return", {"steps": [], "values": []})})
+        info = json.loads((folder / "info.json").read_text()) if (folder / "info.json").is_file() else {}
+        end = run.get("stop_time") or run.get("heartbeat")
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(run["start_time"])).total_seconds() \
+            if end and run.get("start_time") else 0.0
+        records.append({"id": int(folder.name), "status": run.get("status"), "config": config, "info": info,
+                        "seconds": seconds, "eval": metrics.get("eval_return", {"steps": [], "values": []}),
+                        "inference": metrics.get("eval_seconds_per_episode", {"values": []})["values"]})
     return records
 
 
@@ -73,6 +79,24 @@ def run_item(item: PaperItem, scale: str, seeds: int, runs_dir: Path) -> None:
                 print(f"[reproduce] {item.name}: diswm {stage} {' '.join(argv)}", flush=True)
                 if importlib.import_module(f"experiments.{stage}").run_cli(argv) != 0:
                     raise RuntimeError(f"`diswm {stage} {' '.join(argv)}` failed; rerun reproduce to resume")
+
+
+def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, Any]]) -> list[str]:
+    """Table C: measured training env steps and time (all records of a cell, resumed parts summed),
+    inference time per evaluation episode and parameters (world model without the teacher, actor, critic)."""
+    table = []
+    for cell in item.cells:
+        mine = [r for seed in range(seeds) for r in records if matches(r, cell, scale, seed)]
+        if not mine:
+            table.append(f"| {cell.method} | not run | | | | {cell.paper} |")
+            continue
+        steps = max(r["config"]["env_steps"] for r in mine)
+        minutes = sum(r["seconds"] for r in mine) / 60 / max(1, len({r["config"]["seed"] for r in mine}))
+        inference = [v for r in mine for v in r["inference"]]
+        params = max(r["info"].get("parameters", {}).get("agent", 0) for r in mine) / 1e6
+        table.append(f"| {cell.method} | {steps:,} | {minutes:.1f} | "
+                     f"{np.mean(inference) if inference else float('nan'):.2f} | {params:.2f} | {cell.paper} |")
+    return table
 
 
 def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_dir: Path) -> tuple[Path, Path]:
@@ -107,6 +131,15 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
         writer.writeheader()
         writer.writerows(rows)
     markdown = results_dir / f"{item.name}_{scale}.md"
+    if item.name == "tableC":
+        rows_c = cost_rows(item, scale, seeds, records)
+        rows_c += [f"| {m} | quoted, not rerun | | | | {v} |" for q in item.quoted.values() for m, v in q.items()]
+        markdown.write_text(
+            f"# {item.description}\n\nScale: **{scale}**, measured on this machine (see the run records' host); "
+            "paper: (training steps, minutes, seconds per episode, M parameters) on one RTX 3090.\n\n"
+            "| method | training env steps | training time (min) | inference (s/episode) | params (M) | paper |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(rows_c) + "\n")
+        return csv_path, markdown
     markdown.write_text(
         f"# {item.description}\n\nScale: **{scale}** ({seeds} seed(s)); final evaluation return.\n"
         f"Paper numbers at 1M env steps (Figure 4 values read off the figure, ±~20).\n\n"

@@ -72,3 +72,21 @@ def test_reproduce_fig4_one_pair_at_smoke_scale_and_skip_on_rerun(tmp_path, monk
     assert main(["fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
     assert capsys.readouterr().out.count("finished record exists, skipped") == 4
     assert len(list((tmp_path / "runs" / "finetune").glob("[0-9]*"))) == runs  # nothing ran again
+
+
+def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkeypatch):
+    from experiments.reproduce import run_item
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    item = ITEMS["tableC"]
+    cell = Cell("dreamerv2", "finger_spin", "reacher_easy", paper=item.cells[1].paper)
+    small = PaperItem("tableC", item.description, (cell,), item.quoted)
+    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed: [
+        ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
+                      "env_steps=120", "time_limit=20", "prefill=10", "eval_every=60"])])
+    run_item(small, "smoke", 1, tmp_path / "runs")
+    _, markdown = aggregate(small, "smoke", 1, tmp_path / "runs", tmp_path / "results")
+    row = next(line for line in markdown.read_text().splitlines() if line.startswith("| dreamerv2 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "120" and float(cells[2]) > 0 and float(cells[3]) > 0 and float(cells[4]) > 0
+    assert "| CURL | quoted, not rerun |" in markdown.read_text()

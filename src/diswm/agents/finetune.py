@@ -243,14 +243,26 @@ class Finetuner:
         policy = AgentPolicy(self.model, self.behavior, self.device, explore=False)
         colour_set = c.colour_set(p.env_steps)
         returns = []
+        started = time.perf_counter()
         for i in range(c.eval_episodes):
             seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
             returns.append(float(rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)["reward"].sum()))
         p.evaluations += 1
         record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
                   "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
-        p.eval_history.append(record)
-        return record
+        p.eval_history.append(record)  # no timings in the history: a resumed run must reproduce it exactly
+        return {**record, "seconds_per_episode": (time.perf_counter() - started) / c.eval_episodes}
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters per part (Table C counts the agent: world model without the teacher, actor, critic)."""
+        teacher = sum(p.numel() for p in self.model.teacher.parameters()) if self.model.teacher is not None else 0
+        counts = {
+            "world_model": sum(p.numel() for p in self.model.parameters()) - teacher, "teacher": teacher,
+            "actor": sum(p.numel() for p in self.behavior.actor.parameters()),
+            "critic": sum(p.numel() for p in self.behavior.critic.parameters()),
+        }
+        counts["agent"] = counts["world_model"] + counts["actor"] + counts["critic"]
+        return counts
 
     def run(self, on_episode: Callable[[dict[str, Any]], None] | None = None,
             on_eval: Callable[[dict[str, Any]], None] | None = None,
