@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
-import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from diswm.paths import outputs_home
+from diswm.records import finetune_records
 from experiments.paper import ITEMS, Cell, PaperItem
 
 TEACHER_METHODS = {"diswm": 0.015, "no_disentangle": 0.0}  # method -> β2 of the teacher it distils
@@ -41,25 +40,6 @@ def stages(cell: Cell, scale: str, seed: int) -> list[tuple[str, list[str]]]:
     plan.append(("finetune", ["with", cell.method, scale, f"source={cell.source}", f"task={cell.task}",
                               f"seed={seed}", *overrides]))
     return plan
-
-
-def finetune_records(runs_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for folder in sorted(Path(runs_dir, "finetune").glob("[0-9]*")):
-        try:
-            run = json.loads((folder / "run.json").read_text())
-            config = json.loads((folder / "config.json").read_text())
-            metrics = json.loads((folder / "metrics.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-        info = json.loads((folder / "info.json").read_text()) if (folder / "info.json").is_file() else {}
-        end = run.get("stop_time") or run.get("heartbeat")
-        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(run["start_time"])).total_seconds() \
-            if end and run.get("start_time") else 0.0
-        records.append({"id": int(folder.name), "status": run.get("status"), "config": config, "info": info,
-                        "seconds": seconds, "eval": metrics.get("eval_return", {"steps": [], "values": []}),
-                        "inference": metrics.get("eval_seconds_per_episode", {"values": []})["values"]})
-    return records
 
 
 def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int) -> bool:
@@ -94,7 +74,7 @@ def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, A
         minutes = sum(r["seconds"] for r in mine) / 60 / max(1, len({r["config"]["seed"] for r in mine}))
         inference = [v for r in mine for v in r["inference"]]
         params = max(r["info"].get("parameters", {}).get("agent", 0) for r in mine) / 1e6
-        table.append(f"| {cell.method} | {steps:,} | {minutes:.1f} | "
+        table.append(f"| {cell.method} | {steps:,} | {minutes:.3g} | "
                      f"{np.mean(inference) if inference else float('nan'):.2f} | {params:.2f} | {cell.paper} |")
     return table
 
@@ -108,7 +88,7 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
         for seed in range(seeds):
             curve: dict[int, float] = {}
             for record in sorted((r for r in records if matches(r, cell, scale, seed)), key=lambda r: r["id"]):
-                curve.update(zip(record["eval"]["steps"], record["eval"]["values"], strict=True))
+                curve.update(record["curve"])
             for step, value in sorted(curve.items()):
                 rows.append({"item": item.name, "scale": scale, "method": cell.method, "source": cell.source,
                              "task": cell.task, "overrides": " ".join(f"{k}={v}" for k, v in cell.overrides),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from diswm.records import finetune_records
 from paper_figures.common import plt, records_parser, save
 from paper_figures.curves import plot_groups
-from paper_figures.runs import finetune_runs, grouped_curves
+from paper_figures.runs import grouped_curves
 
 #: (source, target) -> method -> return at 1M env steps read off the paper's Figure 4 (±~20).
 PAPER_FINAL = {
@@ -27,7 +28,7 @@ COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue", "dv2_finetune": "tab:pur
 
 
 def panels(runs_dir: Path, scale: str) -> dict[tuple[str, str], dict[str, list]]:
-    pairs = sorted({(r["config"]["source"], r["config"]["task"]) for r in finetune_runs(runs_dir)
+    pairs = sorted({(r["config"]["source"], r["config"]["task"]) for r in finetune_records(runs_dir)
                     if r["config"]["scale"] == scale})
     return {pair: grouped_curves(runs_dir, scale, {"source": pair[0], "task": pair[1]}, "method")
             for pair in pairs}
