@@ -36,7 +36,7 @@ from diswm.checkpoint import (
 from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
-from diswm.models import RSSM
+from diswm.models import RSSM, count_parameters
 
 COLOUR_SCHEDULES = ("switch", "train", "test", "none")
 TRAIN_STREAM, EVAL_STREAM = 0, 1
@@ -255,11 +255,10 @@ class Finetuner:
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per part (Table C counts the agent: world model without the teacher, actor, critic)."""
-        teacher = sum(p.numel() for p in self.model.teacher.parameters()) if self.model.teacher is not None else 0
+        teacher = count_parameters(self.model.teacher) if self.model.teacher is not None else 0
         counts = {
-            "world_model": sum(p.numel() for p in self.model.parameters()) - teacher, "teacher": teacher,
-            "actor": sum(p.numel() for p in self.behavior.actor.parameters()),
-            "critic": sum(p.numel() for p in self.behavior.critic.parameters()),
+            "world_model": count_parameters(self.model) - teacher, "teacher": teacher,
+            "actor": count_parameters(self.behavior.actor), "critic": count_parameters(self.behavior.critic),
         }
         counts["agent"] = counts["world_model"] + counts["actor"] + counts["critic"]
         return counts
@@ -268,7 +267,7 @@ class Finetuner:
             on_eval: Callable[[dict[str, Any]], None] | None = None,
             on_update: Callable[[int, dict[str, float]], None] | None = None,
             stop_after_episodes: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
-        c, p = self.config, self.progress
+        c = self.config
         self.resume()
         p = self.progress
         explore = AgentPolicy(self.model, self.behavior, self.device, explore=True, before_step=self._train_call)
