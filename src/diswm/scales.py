@@ -58,7 +58,7 @@ class NetScale:
 NETS: dict[str, NetScale] = {
     "smoke": NetScale((8, 8, 16, 16, 32), (32, 16, 16, 8, 8), stoch=8, deter=32, hidden=32, units=32,
                       reward_layers=1, actor_layers=2, critic_layers=2, horizon=5, cnn_depth=8),
-    # ~0.5 M world-model parameters; one update (B 16 x L 32) ~1.2 s on 2 CPU cores.
+    # ~0.5 M world-model parameters; one update (B 16 x L 32) 0.76 s on 2 CPU cores (bench/results).
     "cpu": NetScale((16, 16, 32, 32, 128), (128, 32, 32, 16, 16), stoch=16, deter=128, hidden=128, units=200,
                     reward_layers=2, actor_layers=2, critic_layers=2, horizon=15, cnn_depth=16),
     # The official architecture (diswm-paper.md §1.2-1.6).
