@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--scale", default="cpu", choices=sorted(NETS))
     parser.add_argument("--task", default="reacher_easy")
     parser.add_argument("--env-steps", type=int, default=2000, help="control steps after the prefill")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
     args = parser.parse_args(argv)
     nets, schedule = NETS[args.scale], FINETUNE[args.scale]
     prefill = 2 * schedule.batch_size * schedule.length  # enough frames for the first batch
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> Path:
             env=EnvSpec(args.task, render_quality=schedule.render_quality, time_limit=200), out_dir=out,
             world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.env_steps, prefill=prefill,
             train_every=schedule.train_every, pretrain_updates=1, batch_size=schedule.batch_size,
-            length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9)
+            length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9, device=args.device,
+            compile=args.compile)
         finetuner = Finetuner(config)
         try:
             result = finetuner.run(on_episode=lambda e: times.append((e["env_steps"], time.perf_counter())),
@@ -56,12 +59,15 @@ def main(argv: list[str] | None = None) -> Path:
     start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill)
     (steps0, t0), (steps1, t1) = times[start], times[-1]
     rate = (steps1 - steps0) / (t1 - t0)
-    path = RESULTS / f"finetune_speed_{args.scale}.json"
+    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    path = RESULTS / f"finetune_speed_{args.scale}{suffix}.json"
     write_json(path, {
         "benchmark": "finetune_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale, "task": args.task, "train_every": schedule.train_every,
-        "batch": [schedule.batch_size, schedule.length], "env_steps_per_s": rate, "updates": result["updates"],
-        "device": "cpu", "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor(),
+        "batch": [schedule.batch_size, schedule.length], "compile": args.compile, "env_steps_per_s": rate,
+        "updates": result["updates"],
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor(),
     })
     print(f"{args.scale}: {rate:.1f} env steps/s (train every {schedule.train_every} agent steps) -> {path}")
     return path

@@ -36,6 +36,23 @@ def synthetic_batch(batch: int, length: int, actions: int, device) -> dict[str, 
     }
 
 
+def build(scale: str, batch: int, length: int, device: torch.device, actions: int = 6, compile: bool = False):
+    """The DisWM world model, its learner, the actor-critic and a synthetic batch at ``scale``'s sizes."""
+    nets = NETS[scale]
+    rssm = RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=actions)
+    model = WorldModel(WorldModelConfig(rssm=rssm, encoder_widths=nets.encoder_widths,
+                                        decoder_widths=nets.decoder_widths, units=nets.units,
+                                        reward_layers=nets.reward_layers)).to(device)
+    learner = WorldModelLearner(model)
+    behavior_config = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
+                                     critic_layers=nets.critic_layers)
+    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions, device)
+    if compile:
+        model.rssm.compile_steps()
+        behavior.compile_steps()
+    return model, learner, behavior, synthetic_batch(batch, length, actions, device)
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"),
@@ -45,20 +62,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
+    parser.add_argument("--tf32", action="store_true", help="TensorFloat-32 matmuls and convolutions (CUDA)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    actions = 6
-    nets = NETS[args.scale]
-    rssm = RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=actions)
-    model = WorldModel(WorldModelConfig(rssm=rssm, encoder_widths=nets.encoder_widths,
-                                        decoder_widths=nets.decoder_widths, units=nets.units,
-                                        reward_layers=nets.reward_layers)).to(device)
-    learner = WorldModelLearner(model)
-    behavior_config = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
-                                     critic_layers=nets.critic_layers)
-    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions).to(device)
-    batch = synthetic_batch(args.batch, args.length, actions, device)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model, learner, behavior, batch = build(args.scale, args.batch, args.length, device, compile=args.compile)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     wm_times, beh_times = [], []
     for i in range(args.warmup + args.repeats):
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> Path:
         if i >= args.warmup:
             wm_times.append(middle - start)
             beh_times.append(end - middle)
-        print(f"step {i}: world model {middle - start:.2f} s, behaviour {end - middle:.2f} s", flush=True)
+        print(f"step {i}: world model {middle - start:.3f} s, behaviour {end - middle:.3f} s", flush=True)
     wm, beh = statistics.median(wm_times), statistics.median(beh_times)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     result = {
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> Path:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
+        "tf32": args.tf32, "compile": args.compile,
         "scale": args.scale, "batch": args.batch, "length": args.length, "repeats": args.repeats,
         "world_model_s": wm, "behaviour_s": beh, "train_step_s": wm + beh,
         "official_train_step_s_2cpu": {"B50xL50": 16.6, "B16xL50": 4.7},  # diswm-paper.md §8, paper nets
@@ -93,9 +106,10 @@ def main(argv: list[str] | None = None) -> Path:
         },
     }
     tag = "cuda" if device.type == "cuda" else "cpu"
-    path = RESULTS / f"train_step_{tag}_{args.scale}_B{args.batch}xL{args.length}.json"
+    suffix = ("_tf32" if args.tf32 else "") + ("_compiled" if args.compile else "")
+    path = RESULTS / f"train_step_{tag}_{args.scale}_B{args.batch}xL{args.length}{suffix}.json"
     write_json(path, result)
-    print(f"median: world model {wm:.2f} s + behaviour {beh:.2f} s = {wm + beh:.2f} s -> {path}")
+    print(f"median: world model {wm:.3f} s + behaviour {beh:.3f} s = {wm + beh:.3f} s -> {path}")
     return path
 
 

@@ -62,6 +62,7 @@ def config():
     action_repeat = 2  # control steps per agent step
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget) | train | test | none
     device = "cpu"  # cpu | cuda
+    compile = device == "cuda"  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
     env_steps = FINETUNE[check_scale(scale)].env_steps  # budget in simulator control steps
     time_limit = FINETUNE[scale].time_limit  # control steps per episode (None: native)
     render_quality = FINETUNE[scale].render_quality  # default | fast
@@ -114,7 +115,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
          critic_layers, horizon, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
-         out_dir):
+         out_dir, compile):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -136,6 +137,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, seed=seed, device=device,
+        compile=compile,
     )
     _run.info.update(provenance())
     if teacher_path:

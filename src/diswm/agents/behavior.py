@@ -47,15 +47,26 @@ def lambda_return(reward, value, discount, bootstrap, lambda_: float) -> torch.T
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int):
+    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int, device=None):
         super().__init__()
         self.config = config
         self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units)
         self.critic = ScalarHead(feat_size, config.critic_layers, config.units)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.to(device)  # before the optimisers, so that they are built for the parameters' device
         self.actor_opt = ClippedAdam(self.actor.parameters(), config.actor_lr, config.eps, config.grad_clip)
         self.critic_opt = ClippedAdam(self.critic.parameters(), config.critic_lr, config.eps, config.grad_clip)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def compile_steps(self, **options) -> None:
+        """``torch.compile`` the per-state policy evaluation of the imagination loop (see
+        :meth:`RSSM.compile_steps`, which the world model's dynamics need as well)."""
+        self._act = torch.compile(self._act, dynamic=False, **options)
+
+    def _act(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action sample and the policy entropy at ``feat`` (from the same actor pass)."""
+        policy = self.actor(feat)
+        return policy.rsample(), policy.entropy()
 
     def imagine(self, rssm: RSSM, start: dict[str, torch.Tensor]):
         """Roll the actor out in the model: ``feats`` [H, N, F] (start first), actions [H, N, A] and the
@@ -64,11 +75,10 @@ class ActorCritic(nn.Module):
         feats, actions, entropies = [], [], []
         for _ in range(self.config.horizon):
             feat = RSSM.feature(state)
-            policy = self.actor(feat.detach())
-            action = policy.rsample()
+            action, entropy = self._act(feat.detach())
             feats.append(feat)
             actions.append(action)
-            entropies.append(policy.entropy())
+            entropies.append(entropy)
             state = rssm.img_step(state, action, sample=True)
         return torch.stack(feats), torch.stack(actions), torch.stack(entropies)
 

@@ -62,6 +62,7 @@ class FinetuneConfig:
     checkpoint_every: int = 10_000  # env steps (checkpoints land on episode boundaries)
     seed: int = 0
     device: str = "cpu"
+    compile: bool = False  # torch.compile the RSSM and policy step functions (a GPU speed switch)
 
     def validate(self) -> None:
         self.env.validate()
@@ -172,7 +173,12 @@ class Finetuner:
             load_pretrained(self.model, Path(c.init_from))
         self.model.to(self.device)
         self.learner = WorldModelLearner(self.model)
-        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions).to(self.device)
+        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device)
+        if c.compile:
+            for rssm in (self.model.rssm, self.model.rssm_af):
+                if rssm is not None:
+                    rssm.compile_steps()
+            self.behavior.compile_steps()
         self.progress = Progress()
         self.replay = EpisodeReplay(self.out / "train_eps")
         self.last_metrics: dict[str, float] = {}

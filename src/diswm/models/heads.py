@@ -50,4 +50,5 @@ class Actor(nn.Module):
         mean, std = self.net(feat).chunk(2, -1)
         mean = torch.tanh(mean)
         std = 2 * torch.sigmoid(std / 2) + self.min_std
-        return td.Independent(td.Normal(mean, std), 1)
+        # No argument validation: it would read a flag back from the GPU (a sync) on every call.
+        return td.Independent(td.Normal(mean, std, validate_args=False), 1, validate_args=False)

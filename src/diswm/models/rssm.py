@@ -66,6 +66,13 @@ class RSSM(nn.Module):
         self.obs_out = nn.Linear(c.deter + c.embed, c.hidden)
         self.post_stats = nn.Linear(c.hidden, 2 * c.stoch)
 
+    def compile_steps(self, **options) -> None:
+        """``torch.compile`` the per-step functions (prior step, posterior), which fuses their elementwise
+        ops into a few kernels: on a GPU the step loops are bound by kernel launches. ``options`` go to
+        ``torch.compile`` (e.g. ``backend="aot_eager"``). Parameters and state dict are unchanged."""
+        self.img_step = torch.compile(self.img_step, dynamic=False, **options)
+        self._posterior = torch.compile(self._posterior, dynamic=False, **options)
+
     @property
     def feat_size(self) -> int:
         return self.config.stoch + self.config.deter

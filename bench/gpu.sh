@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The GPU benchmarks, as one script for a lent GPU machine (python3 there has CUDA PyTorch):
+#   bench/gpu.sh OUT_DIR
+# Needs mujoco/dm_control/gymnasium importable for the finetune-loop benchmark (PYTHONPATH), and
+# writes the JSON results to bench/results/ and copies them, the profile and the log to OUT_DIR.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: bench/gpu.sh OUT_DIR}
+export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-egl}
+PY=${PY:-python3}
+{
+nvidia-smi -L; $PY -V; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+for flags in "" "--compile" "--compile --tf32"; do
+    $PY -m bench.train_step --scale paper --batch 50 --length 50 --repeats 10 --warmup 3 $flags
+done
+$PY -m bench.train_step --scale cpu --batch 16 --length 32 --repeats 10 --warmup 3 --compile
+$PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50xL50_compiled.txt" > /dev/null
+timeout 240 $PY -m bench.finetune_speed --scale paper --device cuda --compile --env-steps 1000
+} 2>&1 | tee "$OUT/gpu_bench.log"
+cp bench/results/*cuda*.json "$OUT"/
