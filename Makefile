@@ -48,7 +48,7 @@ lint: setup
 # Re-resolve pyproject.toml (+ test extra) from scratch into environment.lock.
 lock:
 	rm -rf /tmp/diswm-lock && $(PYTHON) -m venv /tmp/diswm-lock
-	/tmp/diswm-lock/bin/pip install --quiet "torch==2.13.0" ".[test]"
+	/tmp/diswm-lock/bin/pip install --quiet "torch==2.13.0" ".[test,ray]"
 	/tmp/diswm-lock/bin/pip uninstall --quiet -y diswm
 	{ sed -n '/^#/p' environment.lock; /tmp/diswm-lock/bin/pip freeze --all | grep -v -E '^(pip|wheel)=='; } > environment.lock.new
 	mv environment.lock.new environment.lock

@@ -3,8 +3,12 @@
 completed record, resume interrupted ones, then aggregate to ``results/<item>_<scale>.csv`` and a
 Markdown table with our mean ± sd beside the paper's number.
 
-Cells run one after another (``--launcher local``). Every stage resumes, so an interrupted ``reproduce``
-continues where it stopped when run again.
+The stages form three levels: the distinct ``collect`` runs, the distinct ``pretrain`` runs (each used by
+every cell of its source), then one ``finetune`` per unfinished cell and seed. ``--launcher local`` runs
+them one after another and needs nothing; ``--launcher ray`` runs each level's stages as Ray tasks in
+parallel (one GPU each when the cluster has GPUs, else one CPU), on a local Ray instance or on the cluster
+at ``--address`` (whose nodes must see this checkout and ``DISWM_HOME`` at the same paths). Every stage
+resumes, so an interrupted ``reproduce`` continues where it stopped when run again.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +55,76 @@ def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int) -> bool:
     return all(config.get(k) == v for k, v in wanted.items())
 
 
-def run_item(item: PaperItem, scale: str, seeds: int, runs_dir: Path) -> None:
+Stage = tuple[str, list[str]]  # (experiment, Sacred command-line arguments)
+STAGE_ORDER = ("collect", "pretrain", "finetune")
+
+
+def plan(item: PaperItem, scale: str, seeds: int, runs_dir: Path) -> list[list[Stage]]:
+    """The stages still to run, in dependency levels (collect, pretrain, finetune), each stage once."""
+    records = finetune_records(runs_dir)
+    levels: dict[str, list[Stage]] = {name: [] for name in STAGE_ORDER}
     for cell in item.cells:
         for seed in range(seeds):
-            if any(r["status"] == "COMPLETED" and matches(r, cell, scale, seed) for r in finetune_records(runs_dir)):
+            if any(r["status"] == "COMPLETED" and matches(r, cell, scale, seed) for r in records):
                 print(f"[reproduce] {item.name}: {cell.label} seed {seed}: finished record exists, skipped")
                 continue
             for stage, argv in stages(cell, scale, seed):
-                print(f"[reproduce] {item.name}: diswm {stage} {' '.join(argv)}", flush=True)
-                if importlib.import_module(f"experiments.{stage}").run_cli(argv) != 0:
-                    raise RuntimeError(f"`diswm {stage} {' '.join(argv)}` failed; rerun reproduce to resume")
+                if (stage, argv) not in levels[stage]:
+                    levels[stage].append((stage, argv))
+    return [levels[name] for name in STAGE_ORDER if levels[name]]
+
+
+def run_stage(stage: str, argv: list[str]) -> int:
+    """Run one stage's Sacred experiment in this process; its exit status."""
+    return importlib.import_module(f"experiments.{stage}").run_cli(argv)
+
+
+def _check(results: list[tuple[Stage, int]]) -> None:
+    failed = [f"`diswm {stage} {' '.join(argv)}`" for (stage, argv), code in results if code != 0]
+    if failed:
+        raise RuntimeError(f"{', '.join(failed)} failed; rerun reproduce to resume")
+
+
+def launch_local(levels: list[list[Stage]], label: str) -> None:
+    for level in levels:
+        for stage, argv in level:
+            print(f"[reproduce] {label}: diswm {stage} {' '.join(argv)}", flush=True)
+            _check([((stage, argv), run_stage(stage, argv))])
+
+
+def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None,
+               init_options: dict[str, Any] | None = None) -> None:
+    """Each level's stages as parallel Ray tasks; a level starts when the one before has finished."""
+    try:
+        import ray
+    except ImportError as error:  # the `ray` extra; environment.lock has it
+        raise RuntimeError("--launcher ray needs Ray: pip install 'diswm[ray]'") from error
+    root = str(Path(__file__).resolve().parent.parent)
+    env_vars = {"DISWM_HOME": str(outputs_home()),
+                "PYTHONPATH": os.pathsep.join(filter(None, [root, str(Path(root) / "src"),
+                                                            os.environ.get("PYTHONPATH")]))}
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, runtime_env={"env_vars": env_vars}, **(init_options or {}))
+    try:
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        task = ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus, max_retries=0)(run_stage)
+        for level in levels:
+            for stage, argv in level:
+                print(f"[reproduce] {label}: ray task: diswm {stage} {' '.join(argv)}", flush=True)
+            codes = ray.get([task.remote(stage, argv) for stage, argv in level])
+            _check(list(zip(level, codes, strict=True)))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+LAUNCHERS: dict[str, Callable[..., None]] = {"local": launch_local, "ray": launch_ray}
+
+
+def run_item(item: PaperItem, scale: str, seeds: int, runs_dir: Path, launcher: str = "local", **options) -> None:
+    """Run every unfinished cell of ``item`` with ``launcher`` (``local`` or ``ray``; ``options`` go to it)."""
+    LAUNCHERS[launcher](plan(item, scale, seeds, runs_dir), item.name, **options)
 
 
 def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, Any]]) -> list[str]:
@@ -133,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("item", choices=sorted(ITEMS))
     parser.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--launcher", default="local", choices=("local",))
+    parser.add_argument("--launcher", default="local", choices=sorted(LAUNCHERS),
+                        help="local: one stage after another; ray: each level's stages as parallel Ray tasks")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
     parser.add_argument("--only", nargs="*", default=None, help="cells to run, as SOURCE:TARGET (default: all)")
+    parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: every method)")
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the CSV and Markdown")
     args = parser.parse_args(argv)
     item = ITEMS[args.item]
@@ -142,9 +211,19 @@ def main(argv: list[str] | None = None) -> int:
         keep = {tuple(pair.split(":")) for pair in args.only}
         item = PaperItem(item.name, item.description, tuple(c for c in item.cells if (c.source, c.task) in keep),
                          {k: v for k, v in item.quoted.items() if k in keep})
+    if args.methods:
+        unknown = set(args.methods) - {c.method for c in item.cells}
+        if unknown:
+            methods = sorted({c.method for c in item.cells})
+            parser.error(f"--methods: {sorted(unknown)} not in {args.item} (it has {methods})")
+        item = PaperItem(item.name, item.description, tuple(c for c in item.cells if c.method in args.methods),
+                         item.quoted)
     runs_dir = outputs_home() / "runs"
     if not args.aggregate_only:
-        run_item(item, args.scale, args.seeds, runs_dir)
+        options = {"address": args.address} if args.launcher == "ray" else {}
+        if args.address and args.launcher != "ray":
+            parser.error("--address needs --launcher ray")
+        run_item(item, args.scale, args.seeds, runs_dir, args.launcher, **options)
     for path in aggregate(item, args.scale, args.seeds, runs_dir, outputs_home() / "results"):
         print(f"[reproduce] wrote {path}")
     return 0

@@ -2,9 +2,10 @@ import json
 
 import pytest
 
+from diswm.records import finetune_records
 from experiments import collect, finetune, pretrain
 from experiments.paper import ITEMS, Cell, PaperItem
-from experiments.reproduce import aggregate, main, stages
+from experiments.reproduce import aggregate, main, plan, stages
 
 EXPERIMENTS = {"collect": collect.ex, "pretrain": pretrain.ex, "finetune": finetune.ex}
 
@@ -90,3 +91,55 @@ def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkey
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "120" and float(cells[2]) > 0 and float(cells[3]) > 0 and float(cells[4]) > 0
     assert "| CURL | quoted, not rerun |" in markdown.read_text()
+
+
+def _small_finetunes(monkeypatch):
+    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed: [
+        ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
+                      "env_steps=400", "time_limit=20", "prefill=10", "eval_every=200"])])
+
+
+@pytest.mark.slow
+def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(tmp_path, monkeypatch):
+    """Two finetune cells (seeds 0 and 1) as Ray tasks on a local two-CPU instance: both finish with
+    their own Sacred record and their runs overlap in time, i.e. they ran side by side."""
+    from datetime import datetime
+
+    from experiments.reproduce import run_item
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    _small_finetunes(monkeypatch)
+    cell = Cell("dreamerv2", "finger_spin", "reacher_easy")
+    item = PaperItem("fig4", "two cells", (cell,), {})
+    run_item(item, "smoke", 2, tmp_path / "runs", "ray",
+             init_options={"num_cpus": 2, "include_dashboard": False, "log_to_driver": False})
+    records = finetune_records(tmp_path / "runs")
+    assert sorted(r["config"]["seed"] for r in records) == [0, 1]
+    assert all(r["status"] == "COMPLETED" and r["curve"] for r in records)
+    spans = []
+    for record in records:
+        run = json.loads((tmp_path / "runs" / "finetune" / str(record["id"]) / "run.json").read_text())
+        spans.append((datetime.fromisoformat(run["start_time"]), datetime.fromisoformat(run["stop_time"])))
+    (start_a, stop_a), (start_b, stop_b) = spans
+    assert start_a < stop_b and start_b < stop_a, spans  # the two runs overlap
+    # a rerun finds both cells finished and launches nothing
+    assert plan(item, "smoke", 2, tmp_path / "runs") == []
+
+
+def test_plan_runs_shared_stages_once_before_the_cells(tmp_path):
+    """Collect and pretrain of a source are shared by its cells: each appears once, in an earlier level."""
+    item = PaperItem("fig7", "ablations", (Cell("diswm", "finger_spin", "reacher_easy"),
+                                          Cell("no_distill", "finger_spin", "reacher_easy"),
+                                          Cell("diswm", "finger_spin", "cartpole_swingup")), {})
+    levels = plan(item, "smoke", 2, tmp_path / "runs")
+    assert [{stage for stage, _ in level} for level in levels] == [{"collect"}, {"pretrain"}, {"finetune"}]
+    assert len(levels[0]) == 1 and len(levels[1]) == 1
+    assert len(levels[2]) == 3 * 2
+    assert all(len({tuple(argv) for _, argv in level}) == len(level) for level in levels)
+
+
+def test_reproduce_rejects_unknown_methods_and_address_without_ray():
+    with pytest.raises(SystemExit):
+        main(["fig4", "--methods", "nonexistent"])
+    with pytest.raises(SystemExit):
+        main(["fig4", "--address", "127.0.0.1:6379"])
