@@ -26,6 +26,13 @@ MONGO_ENV = "DISWM_MONGO_URL"
 RECORDED_PACKAGES = ("diswm", "torch", "numpy", "mujoco", "dm_control", "gymnasium", "sacred", "scikit-learn")
 
 
+def default_device() -> str:
+    """``cuda`` when PyTorch sees a GPU, else ``cpu``: the stages' default ``device``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def new_experiment(name: str) -> Experiment:
     experiment = Experiment(name, save_git_info=False)  # git state is recorded in provenance() instead
     experiment.captured_out_filter = apply_backspaces_and_linefeeds

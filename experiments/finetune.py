@@ -20,7 +20,7 @@ from diswm.checkpoint import file_sha256
 from diswm.envs import ACTION_DIMS, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
-from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
 
 ex = new_experiment("finetune")
 
@@ -61,7 +61,7 @@ def config():
     repeat_mode = "correct"  # correct | official (4 control steps, 2 x last reward)
     action_repeat = 2  # control steps per agent step
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget) | train | test | none
-    device = "cpu"  # cpu | cuda
+    device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
     compile = device == "cuda"  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
     env_steps = FINETUNE[check_scale(scale)].env_steps  # budget in simulator control steps
     time_limit = FINETUNE[scale].time_limit  # control steps per episode (None: native)

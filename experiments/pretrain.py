@@ -18,7 +18,7 @@ from diswm.checkpoint import file_sha256
 from diswm.models import RSSMConfig
 from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
-from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
 
 ex = new_experiment("pretrain")
 #: the DreamerV2 video model that DV2 Finetune starts from
@@ -53,6 +53,8 @@ def config():
     hidden = NETS[scale].hidden  # RSSM hidden size
     num_actions = None  # zero-action inputs of the RSSM (None: the source task's action size)
     lr = 3e-4  # Adam learning rate (eps 1e-5, gradient clip 100)
+    device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
+    compile = device == "cuda"  # torch.compile the RSSM step functions (launch-bound on a GPU; off on CPU)
 
 
 for _task in SOURCE_TASKS:
@@ -63,7 +65,8 @@ for _scale in SCALE_NAMES:
 
 @ex.main
 def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_every, log_every, z_dim, beta,
-         image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr):
+         image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr,
+         device, compile):
     manifest = Path(data_dir) / "dataset.json"
     if not manifest.is_file():
         raise FileNotFoundError(f"no dataset at {data_dir}; collect it first with `diswm collect with ...`")
@@ -75,6 +78,7 @@ def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_
         encoder_widths=tuple(encoder_widths), decoder_widths=tuple(decoder_widths),
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,
+        device=device, compile=compile,
     )
     _run.info.update(provenance())
 

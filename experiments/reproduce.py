@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="cells to run, as SOURCE:TARGET (default: all)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: every method)")
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the CSV and Markdown")
+    parser.add_argument("--dry-run", action="store_true", help="print the stages that would run, run nothing")
     args = parser.parse_args(argv)
     item = ITEMS[args.item]
     if args.only:
@@ -219,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         item = PaperItem(item.name, item.description, tuple(c for c in item.cells if c.method in args.methods),
                          item.quoted)
     runs_dir = outputs_home() / "runs"
+    if args.dry_run:
+        for level in plan(item, args.scale, args.seeds, runs_dir):
+            for stage, argv in level:
+                print(f"[reproduce] {item.name}: would run: diswm {stage} {' '.join(argv)}")
+        return 0
     if not args.aggregate_only:
         options = {"address": args.address} if args.launcher == "ray" else {}
         if args.address and args.launcher != "ray":

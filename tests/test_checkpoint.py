@@ -12,6 +12,8 @@ def test_config_differences_name_changed_keys_and_accept_new_fields():
         "lr: 0.0003 -> (no longer a setting)"]
     moved = {**saved, "out_dir": "/old/place", "teacher_path": "/old/encoder.pt"}
     assert config_differences(moved, {**saved, "out_dir": "/new/place", "teacher_path": None}) == []
+    on_gpu = {**saved, "device": "cuda", "compile": True}  # a GPU run continued on a CPU, and back
+    assert config_differences(on_gpu, {**saved, "device": "cpu", "compile": False}) == []
 
 
 def test_checkpoint_round_trip_is_atomic(tmp_path):

@@ -125,7 +125,7 @@ def ignore_patterns():
 
 
 def test_compose_services(compose):
-    assert {"mongo", "omniboard", "diswm"} <= set(compose["services"])
+    assert {"mongo", "omniboard", "reproduce", "diswm"} <= set(compose["services"])
 
 
 def test_compose_ports_loopback_only(compose):
@@ -147,6 +147,7 @@ def test_compose_named_volumes(compose):
     }
     assert mounts["mongo"].get("mongo-data") == "/data/db"
     assert mounts["diswm"].get("diswm-outputs") == "/work/outputs"
+    assert mounts["reproduce"].get("diswm-outputs") == "/work/outputs"
     for service_mounts in mounts.values():
         for source in service_mounts:
             if not source.startswith((".", "/", "~")):
@@ -178,6 +179,35 @@ def test_compose_diswm_service(compose):
     assert "run" in diswm["profiles"]  # a plain `docker compose up` starts mongo + omniboard only
     devices = diswm["deploy"]["resources"]["reservations"]["devices"]
     assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
+
+
+def compose_defaults(argument: str) -> str:
+    """Compose's interpolation of ``${NAME:-default}`` with NAME unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", argument)
+
+
+def test_compose_reproduce_service_runs_a_valid_reproduce_into_mongo(compose, dockerfile, tmp_path, monkeypatch,
+                                                                        capsys):
+    """`up` starts a reproduce that records into the compose MongoDB and writes to the image's DISWM_HOME,
+    and its command (entrypoint `diswm`) is one our CLI accepts: a dry run plans every stage of it."""
+    from diswm.cli import main as diswm_main
+
+    service = compose["services"]["reproduce"]
+    assert "profiles" not in service  # started by a plain `docker compose up`
+    assert service["environment"]["DISWM_MONGO_URL"] == "mongodb://mongo:27017/sacred"
+    assert service["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert service["restart"] == "no"  # one reproduction, then the container exits
+    env = dict(arg.split("=", 1) for keyword, args in dockerfile if keyword == "ENV" for arg in args.split())
+    assert f"diswm-outputs:{env['DISWM_HOME']}" in service["volumes"]
+    assert exec_form(dict(dockerfile)["ENTRYPOINT"]) == ["diswm"]
+    argv = [compose_defaults(a) for a in service["command"]]
+    assert argv[0] == "reproduce" and "paper" not in argv  # the default is a quick smoke reproduction
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert diswm_main([*argv, "--dry-run"]) == 0
+    planned = capsys.readouterr().out
+    assert planned.count("would run: diswm finetune") == 24  # Fig. 4: 6 pairs x 4 methods, one seed
+    assert "would run: diswm pretrain" in planned and "would run: diswm collect" in planned
+    assert not (tmp_path / "runs").exists()  # a dry run runs nothing
 
 
 def test_omniboard_dockerfile_pinned():

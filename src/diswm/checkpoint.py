@@ -22,6 +22,7 @@ def rng_state(generator: np.random.Generator) -> dict[str, Any]:
         "numpy_generator": generator.bit_generator.state,
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
+        **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}),
     }
 
 
@@ -29,6 +30,8 @@ def restore_rng_state(state: dict[str, Any], generator: np.random.Generator) -> 
     generator.bit_generator.state = state["numpy_generator"]
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> str:
@@ -56,8 +59,9 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-#: Where things are, not what they are: a run moved to another folder still resumes.
-LOCATION_KEYS = frozenset({"out_dir", "data_dir", "teacher_path", "init_from"})
+#: Where things are and what runs them, not what they are: a run moved to another folder or machine
+#: (CPU <-> GPU, compiled or not) still resumes.
+LOCATION_KEYS = frozenset({"out_dir", "data_dir", "teacher_path", "init_from", "device", "compile"})
 
 
 def config_differences(saved: Any, current: Any, path: str = "") -> list[str]:

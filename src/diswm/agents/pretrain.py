@@ -49,6 +49,8 @@ class PretrainConfig:
     eps: float = 1e-5
     grad_clip: float = 100.0
     seed: int = 0
+    device: str = "cpu"
+    compile: bool = False  # torch.compile the RSSM step functions (a GPU speed switch)
 
     def validate(self) -> None:
         if self.updates < 1 or self.checkpoint_every < 1:
@@ -107,7 +109,10 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
         raise ValueError(f"no episodes in {config.data_dir}; collect videos first (`diswm collect ...`)")
     torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
-    model = VideoModel(config)
+    device = torch.device(config.device)
+    model = VideoModel(config).to(device)
+    if config.compile:
+        model.rssm.compile_steps()
     optimizer = ClippedAdam(model.parameters(), config.lr, config.eps, config.grad_clip)
     start = 0
     latest = out / "latest.pt"
@@ -129,7 +134,8 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
     metrics: dict[str, float] = {}
     done = start
     for update in iterator:
-        images = torch.as_tensor(replay.sample(config.batch_size, config.length, generator, keys=["image"])["image"])
+        images = torch.as_tensor(replay.sample(config.batch_size, config.length, generator, keys=["image"])["image"],
+                                 device=device)
         total, terms = model.loss(images)
         grad_norm = optimizer.step(total)
         metrics = {k: float(v.detach()) for k, v in terms.items()} | {"model_grad_norm": grad_norm}
@@ -149,8 +155,10 @@ def _save_prediction(path: Path, model: VideoModel, replay: EpisodeReplay) -> No
     length = min(model.config.length, min(len(replay.episode(i)["image"]) for i in range(len(replay))))
     images = replay.sample(min(4, len(replay)), length, np.random.default_rng(0), keys=["image"])["image"]
     torch_state = torch.get_rng_state()
+    device = next(model.parameters()).device
     try:
-        grid = open_loop_strip(model.embed, model.rssm, model.decoder, image_tensor(images), None, sample=False)
+        images = image_tensor(torch.as_tensor(images, device=device))
+        grid = open_loop_strip(model.embed, model.rssm, model.decoder, images, None, sample=False)
     finally:
         torch.set_rng_state(torch_state)
     save_png(path, grid)
