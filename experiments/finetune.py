@@ -17,7 +17,7 @@ from pathlib import Path
 from diswm.agents import BehaviorConfig, WorldModelConfig
 from diswm.agents.finetune import FinetuneConfig, Finetuner
 from diswm.checkpoint import file_sha256
-from diswm.envs import ACTION_DIMS, EnvSpec
+from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
 from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
@@ -55,9 +55,10 @@ def config():
     eta_max = 0.1  # η at the start of the schedule
     eta_schedule = "paper"  # paper (0.1 -> 0.01) | official (frozen step: 0.095 DMC, none cross-domain)
     teacher = "frozen"  # frozen | drifting (the released code updates the teacher)
-    cross_domain = task == "pusher"  # delay distillation, as the official cross-domain runs
+    cross_domain = task in ("pusher", *DRAWER_TASK_NAMES)  # delay distillation, as the official cross-domain runs
     z_dim = 20  # β-VAE latent size
-    reward_scale = 2.0  # official dmc2gym / gymnasium configs
+    reward_scale = 1.0 if task in DRAWER_TASK_NAMES else 2.0  # official metaworld 1; dmc2gym / gymnasium 2
+    gru_layer_norm = task not in DRAWER_TASK_NAMES  # official: gru_layer_norm (DMC, Pusher), plain gru (metaworld)
     repeat_mode = "correct"  # correct | official (4 control steps, 2 x last reward)
     action_repeat = 2  # control steps per agent step
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget) | train | test | none
@@ -115,7 +116,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
          critic_layers, horizon, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
-         out_dir, compile):
+         out_dir, compile, gru_layer_norm):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -123,7 +124,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
     world_model = WorldModelConfig(
         image_model=image_model, z_dim=z_dim, beta=beta, encoder_widths=tuple(encoder_widths),
         decoder_widths=tuple(decoder_widths), cnn_depth=cnn_depth,
-        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
+        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions,
+                         layer_norm=gru_layer_norm),
         reward_layers=reward_layers, units=units, reward_scale=reward_scale, distill=distill,
         eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
         stacked=stacked, video_actions=video_actions, intrinsic_beta=intrinsic_beta,
@@ -146,6 +148,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
     def on_eval(record):
         _run.log_scalar("eval_return", record["return_mean"], record["env_steps"])
         _run.log_scalar("eval_seconds_per_episode", record["seconds_per_episode"], record["env_steps"])
+        if "success_rate" in record:  # DrawerWorld (Table B reports success rates)
+            _run.log_scalar("eval_success_rate", record["success_rate"], record["env_steps"])
 
     def on_episode(record):
         _run.log_scalar("train_return", record["return"], record["env_steps"])
@@ -166,7 +170,9 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
     history = result["eval_history"]
     return {"env_steps": result["env_steps"], "updates": result["updates"], "episodes": result["episodes"],
             "final_eval_return": history[-1]["return_mean"] if history else None,
-            "eval_returns": [(h["env_steps"], h["return_mean"]) for h in history]}
+            "eval_returns": [(h["env_steps"], h["return_mean"]) for h in history],
+            **({"final_success_rate": history[-1]["success_rate"]} if history and "success_rate" in history[-1]
+               else {})}
 
 
 def run_cli(argv: list[str]) -> int:

@@ -12,7 +12,8 @@ from typing import Any
 
 def finetune_records(runs_dir: Path | str) -> list[dict[str, Any]]:
     """Every finetune record: ``id``, ``status``, ``config``, ``info``, ``seconds`` (wall time so far),
-    ``curve`` [(env_steps, eval return)] and ``inference`` (seconds per evaluation episode).
+    ``curve`` [(env_steps, eval return)], ``success_curve`` [(env_steps, eval success rate)] (DrawerWorld) and
+    ``inference`` (seconds per evaluation episode).
 
     A resumed run has several records, one per invocation; callers merge them by config.
     """
@@ -29,9 +30,11 @@ def finetune_records(runs_dir: Path | str) -> list[dict[str, Any]]:
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(run["start_time"])).total_seconds() \
             if end and run.get("start_time") else 0.0
         curve = metrics.get("eval_return", {"steps": [], "values": []})
+        success = metrics.get("eval_success_rate", {"steps": [], "values": []})
         records.append({
             "id": int(folder.name), "status": run.get("status"), "config": config, "info": info, "seconds": seconds,
             "curve": list(zip(curve["steps"], curve["values"], strict=True)),
+            "success_curve": list(zip(success["steps"], success["values"], strict=True)),
             "inference": metrics.get("eval_seconds_per_episode", {"values": []})["values"],
         })
     return records

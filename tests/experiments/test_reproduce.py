@@ -143,3 +143,30 @@ def test_reproduce_rejects_unknown_methods_and_address_without_ray():
         main(["fig4", "--methods", "nonexistent"])
     with pytest.raises(SystemExit):
         main(["fig4", "--address", "127.0.0.1:6379"])
+
+
+@pytest.mark.slow
+def test_reproduce_table_b_reports_drawerworld_success_rates_on_the_held_out_texture(tmp_path, monkeypatch):
+    """Table B at smoke scale on Drawer Close: DisWM (Finger Spin teacher, distillation cross-domain) and
+    DreamerV2 run, evaluate on the metal texture, and the table shows success rates beside the paper's."""
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert main(["tableB", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:drawer_close"]) == 0
+    records = finetune_records(tmp_path / "runs")
+    assert {r["config"]["method"] for r in records} == {"diswm", "dreamerv2"}
+    for record in records:
+        config = record["config"]
+        assert config["task"] == "drawer_close" and config["cross_domain"] and config["reward_scale"] == 1.0
+        assert config["gru_layer_norm"] is False  # the official metaworld config's plain GRU
+        assert record["success_curve"] and all(0.0 <= rate <= 1.0 for _, rate in record["success_curve"])
+        history = json.loads((tmp_path / "runs" / "finetune" / str(record["id"]) / "run.json").read_text())
+        assert "final_success_rate" in history["result"]
+    table = (tmp_path / "results" / "tableB_smoke.md").read_text()
+    assert "final evaluation success rate (%, held-out texture)" in table
+    for method, paper in (("diswm", "77 ± 6"), ("dreamerv2", "")):
+        row = next(line for line in table.splitlines() if line.startswith(f"| finger_spin → drawer_close | {method} |"))
+        ours = row.split("|")[3].strip()
+        assert ours.endswith("(n=1)") and 0.0 <= float(ours.split()[0]) <= 100.0
+        assert row.split("|")[4].strip() == paper
+    assert "| finger_spin → drawer_close | TD-MPC2 | quoted, not rerun | 3 ± 6 |" in table
+    header = (tmp_path / "results" / "tableB_smoke.csv").read_text().splitlines()[0]
+    assert header.endswith(",success")

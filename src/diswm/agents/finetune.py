@@ -247,15 +247,20 @@ class Finetuner:
     def evaluate(self) -> dict[str, Any]:
         p, c = self.progress, self.config
         policy = AgentPolicy(self.model, self.behavior, self.device, explore=False)
-        colour_set = c.colour_set(p.env_steps)
-        returns = []
+        colour_set = self.eval_env.evaluation_set(c.colour_set(p.env_steps))
+        returns, successes = [], []
         started = time.perf_counter()
         for i in range(c.eval_episodes):
             seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
-            returns.append(float(rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)["reward"].sum()))
+            episode = rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)
+            returns.append(float(episode["reward"].sum()))
+            if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
+                successes.append(bool(episode["success"].any()))
         p.evaluations += 1
         record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
                   "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
+        if successes:
+            record["success_rate"] = float(np.mean(successes))
         p.eval_history.append(record)  # no timings in the history: a resumed run must reproduce it exactly
         return {**record, "seconds_per_episode": (time.perf_counter() - started) / c.eval_episodes}
 

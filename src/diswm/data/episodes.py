@@ -130,4 +130,9 @@ class EpisodeRecorder:
         }
         if "observation" in observation:
             row["observation"] = np.asarray(observation["observation"], np.float32)
+        if "success" in info:  # DrawerWorld: has the task succeeded at any step so far
+            row["success"] = np.bool_(info["success"])
+        for name, value in factors.items():
+            if name not in ("colours", "qpos", "qvel"):
+                row[f"factor_{name}"] = np.asarray(value, np.float32)
         self._rows.append(row)

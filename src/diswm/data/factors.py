@@ -84,10 +84,14 @@ def generate_frames(config: FactorDatasetConfig, progress: bool = False):
                 if env.render_images:
                     images.append(observation["image"])
                     factors = info["factors"]
-                    values.append(np.concatenate([factors["colours"][rows].reshape(-1), factors["qpos"]]))
+                    extra = [np.ravel(v) for k, v in factors.items() if k not in ("colours", "qpos", "qvel")]
+                    values.append(np.concatenate([factors["colours"][rows].reshape(-1), *extra, factors["qpos"]]))
+                    extra_names = [k for k, v in factors.items() if k not in ("colours", "qpos", "qvel")
+                                   for _ in range(np.size(v))]
                     if bar is not None:
                         bar.update(1)
             episode += 1
+        names += extra_names  # e.g. DrawerWorld's texture index
         qpos_names = [f"qpos.{i}" for i in range(len(values[0]) - len(names))]
     finally:
         env.close()

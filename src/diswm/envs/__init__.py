@@ -1,4 +1,5 @@
-"""Pixel environments with colour distractors and ground-truth factors (DMC and MuJoCo Pusher).
+"""Pixel environments with distractors and ground-truth factors: DMC and MuJoCo Pusher (colours),
+DrawerWorld (table-top textures).
 
 ``MUJOCO_GL`` defaults to ``egl`` (headless) here, before dm_control or gymnasium's MuJoCo envs are
 imported; set it yourself (e.g. ``osmesa``, ``glfw``) to override.
@@ -17,11 +18,12 @@ DMC_TASK_NAMES = (
     "cheetah_run", "walker_walk", "hopper_stand", "reacher_easy",
     "finger_spin", "cartpole_swingup", "humanoid_walk",
 )
-TASKS = (*DMC_TASK_NAMES, "pusher")
+DRAWER_TASK_NAMES = ("drawer_open", "drawer_close")
+TASKS = (*DMC_TASK_NAMES, "pusher", *DRAWER_TASK_NAMES)
 #: Action sizes, for configs that need them before an environment exists (checked against the envs in tests).
 ACTION_DIMS = {
     "cheetah_run": 6, "walker_walk": 6, "hopper_stand": 4, "reacher_easy": 2, "finger_spin": 2,
-    "cartpole_swingup": 1, "humanoid_walk": 21, "pusher": 7,
+    "cartpole_swingup": 1, "humanoid_walk": 21, "pusher": 7, "drawer_open": 4, "drawer_close": 4,
 }
 
 
@@ -29,7 +31,8 @@ def make_env(task: str, *, distractor: str = "none", seed: int = 0, **kwargs) ->
     """Build a pixel environment.
 
     Args:
-        task: one of :data:`TASKS` (``pusher`` is gymnasium's Pusher-v5).
+        task: one of :data:`TASKS` (``pusher`` is gymnasium's Pusher-v5; ``drawer_open`` and
+            ``drawer_close`` are DrawerWorld, :mod:`diswm.envs.drawer`).
         distractor: ``none``, ``train`` or ``test`` colour set.
         seed: seeds the physics and the colour stream; ``reset(seed=...)`` reseeds both.
         **kwargs: the other :class:`EnvSpec` fields (``size``, ``action_repeat``, ``repeat_mode``,
@@ -45,12 +48,16 @@ def make_env_from_spec(spec: EnvSpec) -> DistractedEnv:
         from diswm.envs.pusher import PusherEnv
 
         return PusherEnv(spec)
+    if spec.task in DRAWER_TASK_NAMES:
+        from diswm.envs.drawer import DrawerEnv
+
+        return DrawerEnv(spec)
     from diswm.envs.dmc import DMCEnv
 
     return DMCEnv(spec)
 
 
 __all__ = [
-    "ACTION_DIMS", "COLOUR_SET_BASES", "DISTRACTORS", "REPEAT_MODES", "TASKS", "DMC_TASK_NAMES",
+    "ACTION_DIMS", "COLOUR_SET_BASES", "DRAWER_TASK_NAMES", "DISTRACTORS", "REPEAT_MODES", "TASKS", "DMC_TASK_NAMES",
     "ColourBox", "DistractedEnv", "EnvSpec", "make_env", "make_env_from_spec",
 ]

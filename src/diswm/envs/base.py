@@ -88,7 +88,9 @@ class DistractedEnv(gym.Env):
         self._seed_streams(spec.seed)
         self.colour_names: list[str] = self._colour_target_names()
         self.default_colours = self._read_colours().copy()
-        self._colours = ColourDistractor(len(self.colour_names), max_delta=spec.max_delta, step_std=self.step_std)
+        # Tasks whose distraction is not colour (DrawerWorld's textures) name no colour targets.
+        self._colours = ColourDistractor(len(self.colour_names), max_delta=spec.max_delta,
+                                         step_std=self.step_std) if self.colour_names else None
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._action_dim(),), np.float32)
         image = gym.spaces.Box(0, 255, (spec.size, spec.size, 3), np.uint8)
         self.observation_space = gym.spaces.Dict({"image": image, **self._extra_observation_spaces()})
@@ -130,6 +132,15 @@ class DistractedEnv(gym.Env):
     def _extra_observations(self) -> dict[str, np.ndarray]:
         return {}
 
+    def _extra_factors(self) -> dict[str, np.ndarray]:
+        """Ground-truth factors beyond colours and physics state (e.g. DrawerWorld's texture index)."""
+        return {}
+
+    def evaluation_set(self, training_set: str) -> str:
+        """The distractor set evaluation episodes use while training runs in ``training_set``: the same
+        one for the colour tasks (the official code), a held-out set where the task defines one."""
+        return training_set
+
     # ------------------------------------------------------------------ public API
     @property
     def distractor(self) -> str:
@@ -149,7 +160,7 @@ class DistractedEnv(gym.Env):
         self._pending_physics_seed = None
         self._active_distractor = self._distractor_name
         self._reset_physics(physics_seed)
-        if self._active_distractor == "none":
+        if self._active_distractor == "none" or self._colours is None:
             self._write_colours(self.default_colours)
         else:
             self._write_colours(self._colours.reset(self._active_distractor, self._colour_rng))
@@ -192,7 +203,7 @@ class DistractedEnv(gym.Env):
             self._control_steps += 1
             steps += 1
             total += reward
-            if self._active_distractor != "none" and self.step_std > 0:
+            if self._active_distractor != "none" and self._colours is not None and self.step_std > 0:
                 self._write_colours(self._colours.step(self._colour_rng))
             truncated = (native_limit or self._control_steps >= self.time_limit) and not terminated
             if terminated or truncated:
@@ -210,6 +221,7 @@ class DistractedEnv(gym.Env):
             "colours": self._read_colours().astype(np.float32),
             "qpos": qpos.astype(np.float32),
             "qvel": qvel.astype(np.float32),
+            **self._extra_factors(),
         }
         return {
             "factors": factors,
