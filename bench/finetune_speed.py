@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--env-steps", type=int, default=2000, help="control steps after the prefill")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
+    parser.add_argument("--cuda-graph", action="store_true", help="replay each update as one CUDA graph")
     args = parser.parse_args(argv)
     nets, schedule = NETS[args.scale], FINETUNE[args.scale]
     prefill = 2 * schedule.batch_size * schedule.length  # enough frames for the first batch
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> Path:
             world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.env_steps, prefill=prefill,
             train_every=schedule.train_every, pretrain_updates=1, batch_size=schedule.batch_size,
             length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9, device=args.device,
-            compile=args.compile)
+            compile=args.compile, cuda_graph=args.cuda_graph)
         finetuner = Finetuner(config)
         try:
             result = finetuner.run(on_episode=lambda e: times.append((e["env_steps"], time.perf_counter())),
@@ -59,12 +60,13 @@ def main(argv: list[str] | None = None) -> Path:
     start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill)
     (steps0, t0), (steps1, t1) = times[start], times[-1]
     rate = (steps1 - steps0) / (t1 - t0)
-    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    suffix = ("" if args.device == "cpu" else f"_{args.device}") + ("_graph" if args.cuda_graph else "")
     path = RESULTS / f"finetune_speed_{args.scale}{suffix}.json"
     write_json(path, {
         "benchmark": "finetune_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale, "task": args.task, "train_every": schedule.train_every,
-        "batch": [schedule.batch_size, schedule.length], "compile": args.compile, "env_steps_per_s": rate,
+        "batch": [schedule.batch_size, schedule.length], "compile": args.compile, "cuda_graph": args.cuda_graph,
+        "env_steps_per_s": rate,
         "updates": result["updates"],
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
         "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor(),

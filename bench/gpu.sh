@@ -10,11 +10,11 @@ export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 
 PY=${PY:-python3}
 {
 nvidia-smi -L; $PY -V; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-for flags in "" "--compile" "--compile --tf32"; do
-    $PY -m bench.train_step --scale paper --batch 50 --length 50 --repeats 10 --warmup 3 $flags
+$PY -m bench.graph_check --scale paper --batch 16 --length 50 --updates 8
+for flags in "" "--compile" "--compile --tf32" "--cuda-graph" "--cuda-graph --compile"; do
+    $PY -m bench.train_step --scale paper --batch 50 --length 50 --repeats 10 --warmup 5 $flags
 done
-$PY -m bench.train_step --scale cpu --batch 16 --length 32 --repeats 10 --warmup 3 --compile
 $PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50xL50_compiled.txt" > /dev/null
-timeout 240 $PY -m bench.finetune_speed --scale paper --device cuda --compile --env-steps 1000
+timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph --env-steps 1000
 } 2>&1 | tee "$OUT/gpu_bench.log"
 cp bench/results/*cuda*.json "$OUT"/

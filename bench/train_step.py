@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from diswm.agents import ActorCritic, BehaviorConfig, WorldModel, WorldModelConfig, WorldModelLearner
+from diswm.agents.graphed import GraphedUpdate
 from diswm.atomic import write_json
 from diswm.models import RSSMConfig, count_parameters
 from diswm.scales import NETS
@@ -27,8 +28,8 @@ from diswm.scales import NETS
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def synthetic_batch(batch: int, length: int, actions: int, device) -> dict[str, torch.Tensor]:
-    rng = np.random.default_rng(0)
+def synthetic_batch(batch: int, length: int, actions: int, device, seed: int = 0) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(seed)
     return {
         "image": torch.as_tensor(rng.integers(0, 256, (batch, length, 64, 64, 3), dtype=np.uint8), device=device),
         "action": torch.as_tensor(rng.uniform(-1, 1, (batch, length, actions)), dtype=torch.float32, device=device),
@@ -36,17 +37,18 @@ def synthetic_batch(batch: int, length: int, actions: int, device) -> dict[str, 
     }
 
 
-def build(scale: str, batch: int, length: int, device: torch.device, actions: int = 6, compile: bool = False):
+def build(scale: str, batch: int, length: int, device: torch.device, actions: int = 6, compile: bool = False,
+          capturable: bool = False):
     """The DisWM world model, its learner, the actor-critic and a synthetic batch at ``scale``'s sizes."""
     nets = NETS[scale]
     rssm = RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=actions)
     model = WorldModel(WorldModelConfig(rssm=rssm, encoder_widths=nets.encoder_widths,
                                         decoder_widths=nets.decoder_widths, units=nets.units,
                                         reward_layers=nets.reward_layers)).to(device)
-    learner = WorldModelLearner(model)
+    learner = WorldModelLearner(model, capturable=capturable)
     behavior_config = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
                                      critic_layers=nets.critic_layers)
-    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions, device)
+    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions, device, capturable=capturable)
     if compile:
         model.rssm.compile_steps()
         behavior.compile_steps()
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
+    parser.add_argument("--cuda-graph", action="store_true", help="replay each update as one CUDA graph")
     parser.add_argument("--tf32", action="store_true", help="TensorFloat-32 matmuls and convolutions (CUDA)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -70,18 +73,25 @@ def main(argv: list[str] | None = None) -> Path:
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    model, learner, behavior, batch = build(args.scale, args.batch, args.length, device, compile=args.compile)
+    model, learner, behavior, batch = build(args.scale, args.batch, args.length, device, compile=args.compile,
+                                            capturable=args.cuda_graph)
+    graphed = GraphedUpdate(learner, behavior) if args.cuda_graph else None
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     wm_times, beh_times = [], []
     for i in range(args.warmup + args.repeats):
         sync()
         start = time.perf_counter()
-        _, post = learner.update(batch, step=i)
-        sync()
-        middle = time.perf_counter()
-        behavior.update(model.rssm, model.reward, post)
-        sync()
-        end = time.perf_counter()
+        if graphed is not None:  # one graph for both updates: the time is reported as world model
+            graphed(batch, step=i)
+            sync()
+            middle = end = time.perf_counter()
+        else:
+            _, post = learner.update(batch, step=i)
+            sync()
+            middle = time.perf_counter()
+            behavior.update(model.rssm, model.reward, post)
+            sync()
+            end = time.perf_counter()
         if i >= args.warmup:
             wm_times.append(middle - start)
             beh_times.append(end - middle)
@@ -95,7 +105,7 @@ def main(argv: list[str] | None = None) -> Path:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
-        "tf32": args.tf32, "compile": args.compile,
+        "tf32": args.tf32, "compile": args.compile, "cuda_graph": args.cuda_graph,
         "scale": args.scale, "batch": args.batch, "length": args.length, "repeats": args.repeats,
         "world_model_s": wm, "behaviour_s": beh, "train_step_s": wm + beh,
         "official_train_step_s_2cpu": {"B50xL50": 16.6, "B16xL50": 4.7},  # diswm-paper.md §8, paper nets
@@ -106,7 +116,8 @@ def main(argv: list[str] | None = None) -> Path:
         },
     }
     tag = "cuda" if device.type == "cuda" else "cpu"
-    suffix = ("_tf32" if args.tf32 else "") + ("_compiled" if args.compile else "")
+    suffix = ("_tf32" if args.tf32 else "") + ("_compiled" if args.compile else "") + \
+        ("_graph" if args.cuda_graph else "")
     path = RESULTS / f"train_step_{tag}_{args.scale}_B{args.batch}xL{args.length}{suffix}.json"
     write_json(path, result)
     print(f"median: world model {wm:.3f} s + behaviour {beh:.3f} s = {wm + beh:.3f} s -> {path}")

@@ -89,6 +89,7 @@ def config():
     init_pretrained = False  # start from the source's conv video model (dv2_finetune, apv)
     stacked = False  # APV: action-conditional RSSM on top of the pretrained action-free one
     intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
+    cuda_graph = device == "cuda" and not stacked  # replay each update as one CUDA graph (not for APV's stack)
     video_actions = ACTION_DIMS[source] if stacked else 0  # zero action inputs of the action-free RSSM
     init_from = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / "conv"
                     / f"seed_{pretrain_seed}") if init_pretrained else None
@@ -116,7 +117,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
          critic_layers, horizon, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
-         out_dir, compile, gru_layer_norm):
+         out_dir, compile, gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -139,7 +140,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, seed=seed, device=device,
-        compile=compile,
+        compile=compile, cuda_graph=cuda_graph,
     )
     _run.info.update(provenance())
     if teacher_path:

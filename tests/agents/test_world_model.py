@@ -206,3 +206,29 @@ def test_inductor_compiled_rssm_matches_eager_and_trains():
         torch.testing.assert_close(compiled[key], value, rtol=1e-4, atol=1e-5)
     metrics, _ = _train_two_updates({})
     assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_eta_as_a_tensor_gives_the_scheduled_loss_and_zero_eta_adds_nothing():
+    """The CUDA-graph path passes η as a tensor and always adds its term: same loss as the schedule."""
+    torch.manual_seed(0)
+    model = WorldModel(small_config())
+    data = batch()
+    for step in (0, 10_000, 60_000):
+        weight = model.distill_weight(step)
+        torch.manual_seed(1)
+        scheduled = model.loss(data, step)[0]
+        torch.manual_seed(1)
+        tensor = model.loss(data, step, eta_weight=torch.tensor(weight))[0]
+        torch.testing.assert_close(tensor, scheduled)
+    without = WorldModel(small_config(distill=False))
+    assert without.distill_weight(500) == 0.0
+
+
+def test_graphed_update_refuses_what_it_cannot_capture():
+    from diswm.agents.graphed import GraphedUpdate
+
+    model = WorldModel(small_config())
+    behavior = ActorCritic(BehaviorConfig(horizon=2, units=16, actor_layers=1, critic_layers=1),
+                           model.rssm.feat_size, 2)
+    with pytest.raises(ValueError, match="CUDA"):
+        GraphedUpdate(WorldModelLearner(model), behavior)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diswm.envs import DRAWER_TASK_NAMES, make_env
+from diswm.envs import DRAWER_TASK_NAMES
 from diswm.envs.drawer import SUCCESS_DISTANCE, TEXTURE_SETS, scripted_action
 from diswm.envs.textures import TEXTURE_NAMES, texture
 

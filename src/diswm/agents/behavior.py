@@ -47,15 +47,18 @@ def lambda_return(reward, value, discount, bootstrap, lambda_: float) -> torch.T
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int, device=None):
+    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int, device=None,
+                 capturable: bool = False):
         super().__init__()
         self.config = config
         self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units)
         self.critic = ScalarHead(feat_size, config.critic_layers, config.units)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.to(device)  # before the optimisers, so that they are built for the parameters' device
-        self.actor_opt = ClippedAdam(self.actor.parameters(), config.actor_lr, config.eps, config.grad_clip)
-        self.critic_opt = ClippedAdam(self.critic.parameters(), config.critic_lr, config.eps, config.grad_clip)
+        self.actor_opt = ClippedAdam(self.actor.parameters(), config.actor_lr, config.eps, config.grad_clip,
+                                     capturable)
+        self.critic_opt = ClippedAdam(self.critic.parameters(), config.critic_lr, config.eps, config.grad_clip,
+                                      capturable)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     def compile_steps(self, **options) -> None:
@@ -84,9 +87,18 @@ class ActorCritic(nn.Module):
 
     def update(self, rssm: RSSM, reward_head: ScalarHead, start: dict[str, torch.Tensor]) -> dict[str, float]:
         """One actor and one critic update from ``start`` states; world-model weights get no gradient."""
-        c = self.config
-        if int(self.updates) % c.slow_update == 0:
+        self.refresh_slow_critic()
+        return {k: float(v) for k, v in self.update_tensors(rssm, reward_head, start).items()}
+
+    def refresh_slow_critic(self) -> None:
+        """Hard-copy the critic into the slow critic every ``slow_update`` updates (before the update)."""
+        if int(self.updates) % self.config.slow_update == 0:
             self.slow_critic.load_state_dict(self.critic.state_dict())
+
+    def update_tensors(self, rssm: RSSM, reward_head: ScalarHead,
+                       start: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The device part of :meth:`update` (no host reads; capturable in a CUDA graph): metrics as tensors."""
+        c = self.config
         self.updates += 1
         world_model = [rssm, reward_head]
         flags = [[p.requires_grad for p in m.parameters()] for m in world_model]
@@ -104,8 +116,8 @@ class ActorCritic(nn.Module):
             actor_loss = -(weights[:-1] * (target + c.entropy * entropy[:-1])).mean()
             value_pred = self.critic(feats[:-1].detach())
             critic_loss = (weights[:-1] * ScalarHead.nll(value_pred, target.detach())).mean()
-            actor_norm = self.actor_opt.step(actor_loss)
-            critic_norm = self.critic_opt.step(critic_loss)
+            actor_norm = self.actor_opt.step_tensor(actor_loss)
+            critic_norm = self.critic_opt.step_tensor(critic_loss)
         finally:
             for module, module_flags in zip(world_model, flags, strict=True):
                 for p, flag in zip(module.parameters(), module_flags, strict=True):
@@ -113,7 +125,6 @@ class ActorCritic(nn.Module):
         scalars = {
             "actor_loss": actor_loss, "value_loss": critic_loss, "actor_entropy": entropy.mean(),
             "imag_reward_mean": reward.mean(), "imag_reward_std": reward.std(), "imag_value_mean": value.mean(),
-        }
-        return {k: float(v.detach()) for k, v in scalars.items()} | {
             "actor_grad_norm": actor_norm, "value_grad_norm": critic_norm,
         }
+        return {k: v.detach() for k, v in scalars.items()}

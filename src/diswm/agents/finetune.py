@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from diswm.agents.behavior import ActorCritic, BehaviorConfig
+from diswm.agents.graphed import GraphedUpdate
 from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner, image_tensor
 from diswm.checkpoint import (
     CheckpointError,
@@ -63,6 +64,7 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "cpu"
     compile: bool = False  # torch.compile the RSSM and policy step functions (a GPU speed switch)
+    cuda_graph: bool = False  # replay each update as one CUDA graph (diswm.agents.graphed; CUDA only)
 
     def validate(self) -> None:
         self.env.validate()
@@ -172,13 +174,15 @@ class Finetuner:
         if c.init_from is not None:
             load_pretrained(self.model, Path(c.init_from))
         self.model.to(self.device)
-        self.learner = WorldModelLearner(self.model)
-        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device)
+        self.learner = WorldModelLearner(self.model, capturable=c.cuda_graph)
+        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device,
+                                    capturable=c.cuda_graph)
         if c.compile:
             for rssm in (self.model.rssm, self.model.rssm_af):
                 if rssm is not None:
                     rssm.compile_steps()
             self.behavior.compile_steps()
+        self.graphed = GraphedUpdate(self.learner, self.behavior) if c.cuda_graph else None
         self.progress = Progress()
         self.replay = EpisodeReplay(self.out / "train_eps")
         self.last_metrics: dict[str, float] = {}
@@ -239,10 +243,12 @@ class Finetuner:
         c, p = self.config, self.progress
         batch = self.replay.sample(c.batch_size, c.length, self.generator, keys=("image", "action", "reward"))
         batch = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
-        model_metrics, post = self.learner.update(batch, step=p.agent_steps, initial_step=p.initial_step)
-        behavior_metrics = self.behavior.update(self.model.rssm, self.model.reward, post)
+        if self.graphed is not None:
+            self.last_metrics = self.graphed(batch, step=p.agent_steps, initial_step=p.initial_step)
+        else:
+            model_metrics, post = self.learner.update(batch, step=p.agent_steps, initial_step=p.initial_step)
+            self.last_metrics = model_metrics | self.behavior.update(self.model.rssm, self.model.reward, post)
         p.updates += 1
-        self.last_metrics = model_metrics | behavior_metrics
 
     def evaluate(self) -> dict[str, Any]:
         p, c = self.progress, self.config

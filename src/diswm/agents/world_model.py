@@ -143,8 +143,18 @@ class WorldModel(nn.Module):
         state["post"] = self.rssm.obs_step(state["post"], action, embedding, sample=True)[0]
         return state
 
-    def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
-        """Returns ``(total loss, metrics dict of floats/tensors, detached posterior states)``."""
+    def distill_weight(self, step: int, initial_step: int = 0) -> float:
+        """η at agent step ``step`` (0 without a teacher)."""
+        c = self.config
+        if self.teacher is None:
+            return 0.0
+        return eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain, initial_step=initial_step,
+                   eta_max=c.eta_max)
+
+    def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
+             eta_weight: torch.Tensor | None = None):
+        """Returns ``(total loss, metrics dict of floats/tensors, detached posterior states)``; ``eta_weight``
+        replaces the η schedule (a device tensor, for CUDA graphs)."""
         c = self.config
         image = image_tensor(batch["image"])
         embedding, mean, logvar = self.embed(image)
@@ -173,15 +183,14 @@ class WorldModel(nn.Module):
         reward_loss = ScalarHead.nll(self.reward(reward_feat), reward_target).mean() * c.reward_scale
         total = image_loss + reward_loss + kl_loss + video_kl_loss
         if self.teacher is not None:
-            weight = eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain,
-                         initial_step=initial_step, eta_max=c.eta_max)
+            weight = self.distill_weight(step, initial_step) if eta_weight is None else eta_weight
             if c.teacher == "frozen":
                 with torch.no_grad():
                     teacher_sample = self.teacher(image)[2]
             else:
                 teacher_sample = self.teacher(image)[2]
             distill = distillation_kl(embedding, teacher_sample)
-            if weight > 0:
+            if torch.is_tensor(weight) or weight > 0:  # a tensor η (CUDA graphs) is always added, 0 or not
                 total = total + weight * distill
             metrics.update(distillation_kl=distill, eta=weight)
         metrics.update(model_loss=total, image_loss=image_loss, image_nll=image_nll, reward_loss=reward_loss,
@@ -192,18 +201,24 @@ class WorldModel(nn.Module):
 class WorldModelLearner:
     """The world model with its optimiser (one Adam over everything but a frozen teacher)."""
 
-    def __init__(self, model: WorldModel):
+    def __init__(self, model: WorldModel, capturable: bool = False):
         from diswm.agents.optim import ClippedAdam
 
         self.model = model
         c = model.config
-        self.optimizer = ClippedAdam(model.trainable_parameters(), c.lr, c.eps, c.grad_clip)
+        self.optimizer = ClippedAdam(model.trainable_parameters(), c.lr, c.eps, c.grad_clip, capturable)
 
     def update(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
         """One gradient step; returns ``(metrics as floats, detached posterior states)``."""
+        metrics, post = self.update_tensors(batch, step, initial_step)
+        return {k: float(v) for k, v in metrics.items()}, post
+
+    def update_tensors(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
+                       eta_weight: torch.Tensor | None = None):
+        """:meth:`update` without host reads (capturable in a CUDA graph): metrics as tensors or floats."""
         self.model.requires_grad_(True)
         if self.model.teacher is not None and self.model.config.teacher == "frozen":
             self.model.teacher.requires_grad_(False)
-        total, metrics, post = self.model.loss(batch, step, initial_step)
-        metrics["model_grad_norm"] = self.optimizer.step(total)
-        return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in metrics.items()}, post
+        total, metrics, post = self.model.loss(batch, step, initial_step, eta_weight)
+        metrics["model_grad_norm"] = self.optimizer.step_tensor(total)
+        return {k: v.detach() if torch.is_tensor(v) else v for k, v in metrics.items()}, post

@@ -147,7 +147,7 @@ class RSSM(nn.Module):
         value = gaussian_kl(post["mean"], post["std"], prior["mean"], prior["std"])
         to_prior = gaussian_kl(post["mean"].detach(), post["std"].detach(), prior["mean"], prior["std"])
         to_post = gaussian_kl(post["mean"], post["std"], prior["mean"].detach(), prior["std"].detach())
-        free_t = torch.tensor(free, device=value.device, dtype=value.dtype)
+        free_t = torch.full((), free, device=value.device, dtype=value.dtype)  # no host copy (CUDA graphs)
         loss = balance * torch.maximum(to_prior.mean(), free_t) + (1 - balance) * torch.maximum(to_post.mean(), free_t)
         return scale * loss, value
 
