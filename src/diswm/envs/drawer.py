@@ -7,8 +7,9 @@ built for the MuJoCo the rest of the project uses, following Meta-World v1's tas
 
 * the end effector is a mocap-driven two-finger hand (Meta-World also drives the Sawyer's hand by a
   mocap weld: ``action[:3] / 100`` moves the mocap, clipped to the hand bounds; ``action[3]`` closes the
-  fingers). The Sawyer's arm links are not modelled: they only follow the hand and are drawn in no
-  other way, so our images lack the arm;
+  fingers). The Sawyer's kinematic chain is not modelled (in Meta-World it only follows the hand): one
+  visual forearm link rigid with the hand, pointing back and up towards the robot's base, stands in for
+  it in the images;
 * a drawer in a fixed case at a random x in [-0.1, 0.1] each episode (Meta-World's 50 MT1 tasks);
   the drawer slides out towards the robot by up to ``MAX_OPENING``;
 * Meta-World v1's drawer geometry (a case open at the front, a drawer on a 0.2 m slide, a handle bar on
@@ -105,6 +106,9 @@ _SCENE = """
       <geom class="hand" name="palm" type="box" pos="0 0 0.07" size="0.03 0.012 0.012" mass="0.2" material="hand"/>
       <geom class="hand" name="wrist" type="cylinder" pos="0 0 0.11" size="0.018 0.03" mass="0.1" material="hand"
             contype="0" conaffinity="0"/>
+      <!-- a visual forearm towards the robot's base, so that the arm occludes the table as Sawyer's does -->
+      <geom name="forearm" type="capsule" fromto="0 -0.02 0.14 0 -0.3 0.45" size="0.03" mass="0.01"
+            material="hand" contype="0" conaffinity="0"/>
       <body name="finger_left" pos="-0.012 0 0.035">
         <joint name="finger_left" type="slide" axis="1 0 0" range="-0.015 0.0" damping="0.5"/>
         <geom class="hand" type="box" size="0.004 0.008 0.035" mass="0.02" material="finger"/>
