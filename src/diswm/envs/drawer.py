@@ -281,7 +281,10 @@ def scripted_action(env: DrawerEnv, gain: float = 50.0) -> np.ndarray:
     offset = (tcp[1] - handle[1]) * side  # > 0 on the grasp side of the bar
     hooked = abs(tcp[0] - handle[0]) < 0.03 and 0.0 < offset < 0.06 and tcp[2] < handle[2] + 0.01
     above = np.linalg.norm(tcp[:2] - grasp[:2]) < 0.015
-    if hooked:
+    done = (handle[1] - env.goal_y) * side <= 0.01  # at (or beyond) the target: hold still
+    if done:
+        target = tcp
+    elif hooked:
         target = np.array([handle[0], tcp[1] - side * 0.05, grasp[2]])  # pull (open) or push (close)
     elif above:
         target = grasp  # down beside the bar
