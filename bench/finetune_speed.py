@@ -1,4 +1,5 @@
-"""Overall env steps per second of the finetune loop (acting, rendering, training, evaluation excluded),
+"""Overall env steps per second of the finetune loop (acting, rendering, training; evaluation excluded),
+measured after the prefill and a warm-up stretch of training,
 at a scale's network and batch sizes, written to bench/results/finetune_speed_<scale>.json.
 
     python -m bench.finetune_speed [--scale cpu] [--env-steps 2000]
@@ -30,13 +31,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="cpu", choices=sorted(NETS))
     parser.add_argument("--task", default="reacher_easy")
-    parser.add_argument("--env-steps", type=int, default=2000, help="control steps after the prefill")
+    parser.add_argument("--env-steps", type=int, default=2000, help="control steps measured")
+    parser.add_argument("--warm-steps", type=int, default=2000,
+                        help="control steps trained after the prefill and before measuring (compilation, CUDA-graph "
+                             "capture and warm-up happen there)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
     parser.add_argument("--cuda-graph", action="store_true", help="replay each update as one CUDA graph")
     args = parser.parse_args(argv)
     nets, schedule = NETS[args.scale], FINETUNE[args.scale]
-    prefill = 2 * schedule.batch_size * schedule.length  # enough frames for the first batch
+    prefill = schedule.batch_size * schedule.length  # agent steps: enough frames for the first batch
     world_model = WorldModelConfig(
         encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, distill=False,
         rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=ACTION_DIMS[args.task]),
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> Path:
     with tempfile.TemporaryDirectory() as out:
         config = FinetuneConfig(
             env=EnvSpec(args.task, render_quality=schedule.render_quality, time_limit=200), out_dir=out,
-            world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.env_steps, prefill=prefill,
+            world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.warm_steps + args.env_steps,
+            prefill=prefill,
             train_every=schedule.train_every, pretrain_updates=1, batch_size=schedule.batch_size,
             length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9, device=args.device,
             compile=args.compile, cuda_graph=args.cuda_graph)
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> Path:
                                    progress_bar=False)
         finally:
             finetuner.close()
-    start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill)
+    start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill + args.warm_steps)
     (steps0, t0), (steps1, t1) = times[start], times[-1]
     rate = (steps1 - steps0) / (t1 - t0)
     suffix = ("" if args.device == "cpu" else f"_{args.device}") + ("_graph" if args.cuda_graph else "")
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> Path:
         "benchmark": "finetune_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale, "task": args.task, "train_every": schedule.train_every,
         "batch": [schedule.batch_size, schedule.length], "compile": args.compile, "cuda_graph": args.cuda_graph,
+        "measured_env_steps": steps1 - steps0, "after_env_steps": steps0,
         "env_steps_per_s": rate,
         "updates": result["updates"],
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
