@@ -56,7 +56,10 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
 def run_command_line(experiment: Experiment, argv: list[str]) -> int:
     """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code."""
     attach_observers(experiment)
-    run = experiment.run_commandline([experiment.path, *argv])
+    try:
+        run = experiment.run_commandline([experiment.path, *argv])
+    finally:  # leave no observer behind on the module-level experiment (later runs in this process choose theirs)
+        experiment.observers.clear()
     return 0 if run is not None and run.status == "COMPLETED" else 1
 
 
