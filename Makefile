@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures ship-results bench lint lock clean-venv omniboard
+.PHONY: setup test demo data figures ship-results bench bench-gpu lint lock clean-venv omniboard
 
 setup: $(STAMP)
 
@@ -41,6 +41,12 @@ bench: setup
 	$(PY) -m bench.train_step --scale cpu --batch 16 --length 32
 	$(PY) -m bench.finetune_speed --scale cpu
 	$(PY) -m bench.metrics_speed
+
+# On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the
+# graph-vs-eager check, the profile, the finetune loop and the acting split; results land in bench/results/.
+bench-gpu: setup
+	bash bench/gpu.sh bench/results
+	$(PY) -m bench.act_speed --device cuda
 
 lint: setup
 	$(VENV)/bin/ruff check src experiments paper_figures tests bench

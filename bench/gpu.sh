@@ -17,4 +17,4 @@ done
 $PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50xL50_compiled.txt" > /dev/null
 timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph --env-steps 1000
 } 2>&1 | tee "$OUT/gpu_bench.log"
-cp bench/results/*cuda*.json "$OUT"/
+[ "$(realpath "$OUT")" = "$(realpath bench/results)" ] || cp bench/results/*cuda*.json "$OUT"/
