@@ -1,0 +1,92 @@
+"""What every Sacred experiment shares: where outputs go, observers, and provenance records."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # sacred 0.8.7 imports it
+
+from sacred import Experiment  # noqa: E402
+from sacred.observers import FileStorageObserver  # noqa: E402
+from sacred.settings import SETTINGS  # noqa: E402
+from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
+
+from diswm.paths import outputs_home  # noqa: E402
+
+# tqdm progress bars in captured output: keep the last state of each line only.
+SETTINGS.CAPTURE_MODE = "sys"
+MONGO_ENV = "DISWM_MONGO_URL"
+RECORDED_PACKAGES = ("diswm", "torch", "numpy", "mujoco", "dm_control", "gymnasium", "sacred", "scikit-learn")
+
+
+def new_experiment(name: str) -> Experiment:
+    experiment = Experiment(name, save_git_info=False)  # git state is recorded in provenance() instead
+    experiment.captured_out_filter = apply_backspaces_and_linefeeds
+    return experiment
+
+
+def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None) -> None:
+    """File records under ``runs/<experiment>/``; also MongoDB when ``$DISWM_MONGO_URL`` is set.
+
+    Called from command-line entry points only, so tests and library callers of ``ex.run`` choose
+    their own observers.
+    """
+    runs_dir = Path(runs_dir) if runs_dir is not None else outputs_home() / "runs"
+    experiment.observers.clear()  # idempotent: entry points may run several times in one process
+    experiment.observers.append(FileStorageObserver(str(runs_dir / experiment.path)))
+    url = os.environ.get(MONGO_ENV)
+    if url:
+        experiment.observers.append(mongo_observer(url))
+
+
+def run_command_line(experiment: Experiment, argv: list[str]) -> int:
+    """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code."""
+    attach_observers(experiment)
+    run = experiment.run_commandline([experiment.path, *argv])
+    return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+def mongo_observer(url: str):
+    """A MongoObserver for ``mongodb://host:port/<db>`` (database ``sacred`` when the URL names none)."""
+    from sacred.observers import MongoObserver
+
+    return MongoObserver(url=url, db_name=mongo_db_name(url))
+
+
+def mongo_db_name(url: str) -> str:
+    return urlparse(url).path.lstrip("/") or "sacred"
+
+
+def provenance() -> dict[str, Any]:
+    """Package versions, git commit and machine, for ``_run.info``."""
+    versions = {}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "versions": versions,
+        "git": git_state(Path(__file__).resolve().parent.parent),
+        "python": platform.python_version(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
+    }
+
+
+def git_state(directory: Path) -> dict[str, Any] | None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
