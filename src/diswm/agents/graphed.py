@@ -31,8 +31,8 @@ class GraphedUpdate:
             raise ValueError(f"CUDA graphs need the model on a CUDA device, not {device}")
         if model.rssm_af is not None:
             raise ValueError("CUDA graphs do not support APV's stacked model (its intrinsic bonus keeps host state)")
-        optimizers = [learner.optimizer, behavior.actor_opt, behavior.critic_opt]
-        if not all(group.get("capturable") for opt in optimizers for group in opt.optimizer.param_groups):
+        self._optimizers = (learner.optimizer, behavior.actor_opt, behavior.critic_opt)
+        if not all(group.get("capturable") for opt in self._optimizers for group in opt.optimizer.param_groups):
             raise ValueError("build the learner and the actor-critic with capturable=True for CUDA graphs")
         self.learner, self.behavior, self.warmup = learner, behavior, max(1, warmup)
         self.device = device
@@ -62,7 +62,7 @@ class GraphedUpdate:
             return self._read(outputs, weight)
         if self.graph is None:
             self._inputs = {k: v.clone() for k, v in batch.items()}
-            for optimizer in (self.learner.optimizer, self.behavior.actor_opt, self.behavior.critic_opt):
+            for optimizer in self._optimizers:
                 optimizer.optimizer.zero_grad(set_to_none=True)
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):
