@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from diswm.atomic import atomic_writer
+from diswm.envs.base import extra_factors
 
 REQUIRED_KEYS = ("image", "action", "reward", "discount", "is_terminal")
 
@@ -132,7 +133,6 @@ class EpisodeRecorder:
             row["observation"] = np.asarray(observation["observation"], np.float32)
         if "success" in info:  # DrawerWorld: has the task succeeded at any step so far
             row["success"] = np.bool_(info["success"])
-        for name, value in factors.items():
-            if name not in ("colours", "qpos", "qvel"):
-                row[f"factor_{name}"] = np.asarray(value, np.float32)
+        for name, value in extra_factors(factors).items():
+            row[f"factor_{name}"] = np.asarray(value, np.float32)
         self._rows.append(row)

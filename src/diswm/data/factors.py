@@ -19,6 +19,7 @@ import numpy as np
 from diswm.atomic import atomic_writer
 from diswm.data.rollout import RandomPolicy, episode_seed
 from diswm.envs import EnvSpec, make_env_from_spec
+from diswm.envs.base import extra_factors
 
 FACTOR_STREAM = 2
 
@@ -84,14 +85,13 @@ def generate_frames(config: FactorDatasetConfig, progress: bool = False):
                 if env.render_images:
                     images.append(observation["image"])
                     factors = info["factors"]
-                    extra = [np.ravel(v) for k, v in factors.items() if k not in ("colours", "qpos", "qvel")]
-                    values.append(np.concatenate([factors["colours"][rows].reshape(-1), *extra, factors["qpos"]]))
-                    extra_names = [k for k, v in factors.items() if k not in ("colours", "qpos", "qvel")
-                                   for _ in range(np.size(v))]
+                    extra = extra_factors(factors)
+                    values.append(np.concatenate([factors["colours"][rows].reshape(-1),
+                                                  *(np.ravel(v) for v in extra.values()), factors["qpos"]]))
                     if bar is not None:
                         bar.update(1)
             episode += 1
-        names += extra_names  # e.g. DrawerWorld's texture index
+        names += [name for name, value in extra.items() for _ in range(np.size(value))]  # e.g. DrawerWorld's texture
         qpos_names = [f"qpos.{i}" for i in range(len(values[0]) - len(names))]
     finally:
         env.close()

@@ -24,7 +24,14 @@ import numpy as np
 from diswm.envs.distractors import DISTRACTORS, ColourDistractor
 
 REPEAT_MODES = ("correct", "official")
+#: Factor keys every environment reports in ``info["factors"]``; tasks may add more (``_extra_factors``).
+CORE_FACTORS = ("colours", "qpos", "qvel")
 RENDER_QUALITIES = ("default", "fast")
+
+
+def extra_factors(factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The task-specific entries of ``info["factors"]`` (beyond :data:`CORE_FACTORS`)."""
+    return {key: value for key, value in factors.items() if key not in CORE_FACTORS}
 
 
 @dataclass(frozen=True)
