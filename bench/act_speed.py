@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diswm.agents import ActorCritic, BehaviorConfig, WorldModel, WorldModelConfig
+from bench.train_step import build
 from diswm.agents.finetune import AgentPolicy
 from diswm.atomic import write_json
 from diswm.envs import make_env
-from diswm.models import RSSMConfig
 from diswm.scales import NETS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,14 +55,8 @@ def main(argv: list[str] | None = None) -> Path:
         env.render_images = False
         result[f"env_step_no_render_{quality}_ms"] = 1e3 * per_step(env_step, args.steps)
         env.close()
-    nets, device = NETS[args.scale], torch.device(args.device)
-    num_actions = 6
-    model = WorldModel(WorldModelConfig(
-        rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=num_actions),
-        encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, units=nets.units,
-        reward_layers=nets.reward_layers)).to(device)
-    behavior = ActorCritic(BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
-                                          critic_layers=nets.critic_layers), model.rssm.feat_size, num_actions, device)
+    device = torch.device(args.device)
+    model, _, behavior, _ = build(args.scale, 1, 2, device)
     policy = AgentPolicy(model, behavior, device, explore=True)
     policy.reset(rng)
     observation = {"image": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)}
