@@ -15,6 +15,6 @@ for flags in "" "--compile" "--compile --tf32" "--cuda-graph" "--cuda-graph --co
     $PY -m bench.train_step --scale paper --batch 50 --length 50 --repeats 10 --warmup 5 $flags
 done
 $PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50xL50_compiled.txt" > /dev/null
-timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph --env-steps 1000
+timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph
 } 2>&1 | tee "$OUT/gpu_bench.log"
 [ "$(realpath "$OUT")" = "$(realpath bench/results)" ] || cp bench/results/*cuda*.json "$OUT"/

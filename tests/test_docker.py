@@ -141,6 +141,11 @@ def test_compose_ports_loopback_only(compose):
 def test_compose_named_volumes(compose):
     declared = set(compose.get("volumes") or {})
     assert {"mongo-data", "diswm-outputs"} <= declared
+    # without an explicit name compose prefixes the project ("diswm_diswm-outputs"), and the README's
+    # `docker run -v diswm-outputs:/work/outputs` would see another volume than the compose services
+    assert compose["volumes"]["diswm-outputs"]["name"] == "diswm-outputs"
+    readme = (ROOT / "README.md").read_text()
+    assert "-v diswm-outputs:/work/outputs" in readme
     mounts = {
         name: {v.split(":")[0]: v.split(":")[1] for v in s.get("volumes", [])}
         for name, s in compose["services"].items()
