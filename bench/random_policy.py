@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             env.reset(seed=1000 + episode)
             total, done = 0.0, False
             while not done:
-                action = np.ones(env.action_space.shape) if args.constant else rng.uniform(-1, 1, env.action_space.shape)
+                shape = env.action_space.shape
+                action = np.ones(shape) if args.constant else rng.uniform(-1, 1, shape)
                 _, reward, terminated, truncated, _ = env.step(action)
                 total, done = total + reward, terminated or truncated
             returns.append(total)
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         env.close()
     result = {"mean": float(np.mean(returns)), "sd": float(np.std(returns)), "median": float(np.median(returns)),
               "max": float(np.max(returns)), "episodes": args.episodes}
-    print(f"{'constant +1' if args.constant else 'random'} policy {args.task} ({args.scale} episodes): {result['mean']:.1f} ± {result['sd']:.1f}, "
+    name = "constant +1" if args.constant else "random"
+    print(f"{name} policy {args.task} ({args.scale} episodes): {result['mean']:.1f} ± {result['sd']:.1f}, "
           f"median {result['median']:.1f}, max {result['max']:.1f}, n={args.episodes}")
     return result
 
