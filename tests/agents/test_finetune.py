@@ -56,6 +56,13 @@ def test_finetune_follows_the_schedule(tmp_path):
     assert (tmp_path / "latest.pt").is_file() and len(list((tmp_path / "train_eps").glob("*.npz"))) == 10
 
 
+def test_evaluations_after_the_first_fall_on_multiples_of_eval_every(tmp_path):
+    # the first comes when the prefill ends (48 env steps); then the first episode end at or past 80, 120
+    evals = []
+    run(config(tmp_path, env_steps=120, eval_every=40), on_eval=evals.append)
+    assert [e["env_steps"] for e in evals] == [48, 96, 120]
+
+
 def test_interrupted_finetuning_resumes_to_the_same_weights_and_returns(tmp_path, teacher):
     whole, _ = run(config(tmp_path / "whole", teacher))
     partial, _ = run(config(tmp_path / "split", teacher), stop_after_episodes=6)

@@ -298,7 +298,7 @@ class Finetuner:
             while True:
                 if p.env_steps >= p.next_eval and p.agent_steps >= c.prefill:
                     record = self.evaluate()
-                    p.next_eval += c.eval_every
+                    p.next_eval = (p.env_steps // c.eval_every + 1) * c.eval_every  # the next multiple
                     if on_eval is not None:
                         on_eval(record)
                 if p.env_steps >= c.env_steps:
