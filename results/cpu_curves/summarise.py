@@ -1,8 +1,10 @@
 """The tables of a cpu-curves README from its Sacred records: evaluation return per evaluation, mean
 training-episode return per bin of env steps, and wall clock, per method (a resumed run's records merged,
-the later record winning on repeated steps).
+the later record winning on repeated steps). ``--plot`` also draws both curves beside each other, with
+reference returns (``--reference NAME=VALUE``, e.g. from ``python -m bench.random_policy``) as lines.
 
-    python results/cpu_curves/summarise.py results/cpu_curves/finger_spin_to_cartpole_swingup/runs [--bin 10000]
+    python results/cpu_curves/summarise.py results/cpu_curves/finger_spin_to_cartpole_swingup/runs \
+        [--bin 10000] [--plot curves.png --reference "random policy=43.9"]
 """
 
 import argparse
@@ -14,6 +16,7 @@ import numpy as np
 from diswm.records import finetune_records
 
 NAMES = {"diswm": "DisWM", "dreamerv2": "DreamerV2"}
+COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue"}
 
 
 def merged(records: list[dict], folder: Path, metric: str) -> dict[int, float]:
@@ -24,10 +27,40 @@ def merged(records: list[dict], folder: Path, metric: str) -> dict[int, float]:
     return dict(sorted(points.items()))
 
 
+def plot(evals: dict, trains: dict, references: dict[str, float], switch: int | None, title: str, path: Path
+         ) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, curves, what in ((axes[0], evals, "evaluation return (actor mode)"),
+                             (axes[1], trains, "training-episode return (sampled actions)")):
+        for method, points in curves.items():
+            ax.plot(list(points), list(points.values()), label=NAMES.get(method, method),
+                    color=COLOURS.get(method), marker="o" if curves is evals else None, markersize=3,
+                    linewidth=1.5 if curves is evals else 0.8)
+        for (name, value), style in zip(references.items(), (":", "--", "-."), strict=False):
+            ax.axhline(value, color="grey", linestyle=style, linewidth=1, label=name)
+        if switch:
+            ax.axvline(switch, color="black", linewidth=0.6, alpha=0.5)
+        ax.set_title(what, fontsize=9)
+        ax.set_xlabel("environment steps")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("return")
+    figure.suptitle(title, fontsize=10)
+    figure.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path)
     parser.add_argument("--bin", type=int, default=10_000, help="env steps per training-return cell")
+    parser.add_argument("--plot", type=Path, help="also draw the curves into this image")
+    parser.add_argument("--reference", action="append", default=[], metavar="NAME=VALUE",
+                        help="a reference return drawn as a horizontal line (repeatable)")
     args = parser.parse_args()
     by_method: dict[str, list[dict]] = {}
     for record in finetune_records(args.runs):
@@ -50,6 +83,15 @@ def main() -> None:
                  else "" for lo in edges]
         hours = sum(r["seconds"] for r in records) / 3600
         print(f"| {NAMES.get(method, method)} | " + " | ".join(cells) + f" | {hours:.1f} h |")
+    if args.plot:
+        trains = {m: merged(rs, args.runs, "train_return") for m, rs in by_method.items()}
+        references = {name: float(value) for name, _, value in (r.partition("=") for r in args.reference)}
+        config = next(iter(by_method.values()))[0]["config"]
+        switch = budget // 2 if config["colour_schedule"] == "switch" else None
+        title = (f"{config['source']} → {config['task']}, {config['scale']} scale, one seed per method"
+                 + (f", test colours from {switch // 1000}k (vertical line)" if switch else "")).replace("_", " ")
+        plot(evals, trains, references, switch, title, args.plot)
+        print(f"-> {args.plot}")
 
 
 if __name__ == "__main__":
