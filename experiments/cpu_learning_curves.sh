@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # CPU-scale learning curves, DisWM vs DreamerV2 (README "cpu-scale result"). Default pair: Finger Spin ->
-# Cartpole Swingup, 50k env steps (test colours from 25k), an evaluation every 5k env steps; about 2 h on
-# 2 cores. Every stage resumes, so rerun this script to continue an interrupted run (a run folder may be
+# Cartpole Swingup, the cpu scale's 100k env steps (test colours from 50k), an evaluation every 5k env
+# steps, a checkpoint every 5k; about 2.7 h on 2 cores, so it may span sessions: every stage resumes
+# from its last checkpoint to the same result, so rerun this script to continue (a run folder may be
 # moved: set DISWM_HOME to where data/, checkpoints/ and runs/ now are). Two processes share the two
 # cores, one thread each. Logs: $DISWM_HOME/runs (Sacred) and $DISWM_HOME/logs/cpu_curves/*.log.
-# Session 2's Finger Spin -> Reacher Easy runs: SOURCE=finger_spin TASK=reacher_easy ENV_STEPS=100000 EVAL_EVERY=10000.
+# Earlier runs: SOURCE=finger_spin TASK=reacher_easy ENV_STEPS=100000 EVAL_EVERY=10000 CHECKPOINT_EVERY=10000
+# (session 2), and ENV_STEPS=50000 CHECKPOINT_EVERY=10000 on Cartpole Swingup (session 3); see results/cpu_curves/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 SEED=${SEED:-0}
 SOURCE=${SOURCE:-finger_spin}
 TASK=${TASK:-cartpole_swingup}
-ENV_STEPS=${ENV_STEPS:-50000}
+ENV_STEPS=${ENV_STEPS:-100000}
 EVAL_EVERY=${EVAL_EVERY:-5000}
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-5000}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 LOGS="${DISWM_HOME:-.}/logs/cpu_curves"
 mkdir -p "$LOGS"
-common=(cpu source="$SOURCE" task="$TASK" seed="$SEED" env_steps="$ENV_STEPS" eval_every="$EVAL_EVERY")
+common=(cpu source="$SOURCE" task="$TASK" seed="$SEED" env_steps="$ENV_STEPS" eval_every="$EVAL_EVERY"
+        checkpoint_every="$CHECKPOINT_EVERY")
 "$PY" -m diswm.cli finetune with dreamerv2 "${common[@]}" > "$LOGS/${SOURCE}_to_${TASK}_dreamerv2_seed$SEED.log" 2>&1 &
 dreamer=$!
 {
