@@ -39,6 +39,7 @@ bench: setup
 	$(PY) -m bench.train_step --scale paper --batch 50 --length 50
 	$(PY) -m bench.train_step --scale paper --batch 16 --length 50
 	$(PY) -m bench.train_step --scale cpu --batch 16 --length 32
+	$(PY) -m bench.step_flops --scale paper --batch 50 --length 50
 	$(PY) -m bench.finetune_speed --scale cpu
 	$(PY) -m bench.metrics_speed
 
