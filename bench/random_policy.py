@@ -26,13 +26,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     env = make_env(args.task, distractor="train", seed=123, time_limit=FINETUNE[args.scale].time_limit,
                    render_quality="fast")
     env.render_images = False  # the return does not depend on the pixels
-    rng, returns = np.random.default_rng(0), []
+    rng, returns, shape = np.random.default_rng(0), [], env.action_space.shape
     try:
         for episode in range(args.episodes):
             env.reset(seed=1000 + episode)
             total, done = 0.0, False
             while not done:
-                shape = env.action_space.shape
                 action = np.ones(shape) if args.constant else rng.uniform(-1, 1, shape)
                 _, reward, terminated, truncated, _ = env.step(action)
                 total, done = total + reward, terminated or truncated

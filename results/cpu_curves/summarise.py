@@ -76,15 +76,16 @@ def main() -> None:
     edges = range(0, budget, args.bin)
     print("\n| method | " + " | ".join(f"{lo // 1000}-{(lo + args.bin) // 1000}k" for lo in edges) + " | wall clock |")
     print("|---" * (len(edges) + 2) + "|")
+    trains = {m: merged(rs, args.runs, "train_return") for m, rs in by_method.items()}
     for method, records in by_method.items():
-        points = merged(records, args.runs, "train_return")
-        at, values = np.array(list(points)), np.array(list(points.values()))
-        cells = [f"{values[(at > lo) & (at <= lo + args.bin)].mean():.0f}" if ((at > lo) & (at <= lo + args.bin)).any()
-                 else "" for lo in edges]
+        at, values = np.array(list(trains[method])), np.array(list(trains[method].values()))
+        cells = []
+        for lo in edges:
+            in_bin = values[(at > lo) & (at <= lo + args.bin)]
+            cells.append(f"{in_bin.mean():.0f}" if in_bin.size else "")
         hours = sum(r["seconds"] for r in records) / 3600
         print(f"| {NAMES.get(method, method)} | " + " | ".join(cells) + f" | {hours:.1f} h |")
     if args.plot:
-        trains = {m: merged(rs, args.runs, "train_return") for m, rs in by_method.items()}
         references = {name: float(value) for name, _, value in (r.partition("=") for r in args.reference)}
         config = next(iter(by_method.values()))[0]["config"]
         switch = budget // 2 if config["colour_schedule"] == "switch" else None
