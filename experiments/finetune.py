@@ -86,6 +86,7 @@ def config():
     actor_layers = NETS[scale].actor_layers  # actor layers
     critic_layers = NETS[scale].critic_layers  # critic layers
     horizon = NETS[scale].horizon  # imagination horizon
+    actor_dist = "trunc_normal"  # trunc_normal (DreamerV2: actions in [-1, 1]) | normal (the released code)
     init_pretrained = False  # start from the source's conv video model (dv2_finetune, apv)
     stacked = False  # APV: action-conditional RSSM on top of the pretrained action-free one
     intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
@@ -108,7 +109,8 @@ for _method, _values in METHODS.items():
 for _scale in SCALE_NAMES:
     ex.add_named_config(_scale, {"scale": _scale})
 # Every switch set to what the released code does (diswm-paper.md §1.4, §3.2).
-ex.add_named_config("official_code", {"eta_schedule": "official", "teacher": "drifting", "repeat_mode": "official"})
+ex.add_named_config("official_code", {"eta_schedule": "official", "teacher": "drifting", "repeat_mode": "official",
+                                      "actor_dist": "normal"})
 
 
 @ex.main
@@ -116,7 +118,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
+         critic_layers, horizon, actor_dist, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
          out_dir, compile, gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
@@ -131,7 +133,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
         stacked=stacked, video_actions=video_actions, intrinsic_beta=intrinsic_beta,
     )
-    behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units)
+    behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units,
+                              actor_dist=actor_dist)
     env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,
                   render_quality=render_quality, time_limit=time_limit)
     settings = FinetuneConfig(

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from diswm.agents.optim import ClippedAdam
-from diswm.models import RSSM, Actor, ScalarHead
+from diswm.models import ACTOR_DISTS, RSSM, Actor, ScalarHead
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class BehaviorConfig:
     grad_clip: float = 100.0
     entropy: float = 1e-4
     slow_update: int = 100  # hard copy of the critic every N updates (slow_target_fraction = 1)
+    actor_dist: str = "trunc_normal"  # trunc_normal (DreamerV2) | normal (the released code; see Actor)
+
+    def __post_init__(self) -> None:
+        if self.actor_dist not in ACTOR_DISTS:
+            raise ValueError(f"actor_dist must be one of {ACTOR_DISTS}, got {self.actor_dist!r}")
 
 
 def lambda_return(reward, value, discount, bootstrap, lambda_: float) -> torch.Tensor:
@@ -51,7 +56,7 @@ class ActorCritic(nn.Module):
                  capturable: bool = False):
         super().__init__()
         self.config = config
-        self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units)
+        self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units, dist=config.actor_dist)
         self.critic = ScalarHead(feat_size, config.critic_layers, config.units)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.to(device)  # before the optimisers, so that they are built for the parameters' device

@@ -134,7 +134,7 @@ class AgentPolicy:
             image = image_tensor(observation["image"][None], self.device)
             self.state = self.model.filter_step(self.state, self.action, image)
             dist = self.behavior.actor(RSSM.feature(self.state["post"]))
-            self.action = dist.sample() if self.explore else dist.mean
+            self.action = dist.sample() if self.explore else dist.mode
         return self.action[0].cpu().numpy().astype(np.float32)
 
 

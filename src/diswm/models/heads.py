@@ -1,6 +1,9 @@
-"""MLP heads: reward / value (Normal with unit std) and the actor (dreamer-torch "trunc_normal")."""
+"""MLP heads: reward / value (Normal with unit std) and the actor ("trunc_normal" of DreamerV2, or the
+untruncated Normal that dreamer-torch's "trunc_normal" actually samples)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import distributions as td
@@ -33,22 +36,92 @@ class ScalarHead(nn.Module):
         return 0.5 * (target - mean).pow(2) + 0.5 * torch.log(torch.tensor(2 * torch.pi))
 
 
-class Actor(nn.Module):
-    """dreamer-torch ``ActionHead(dist='trunc_normal')``: mean = tanh(x), std = 2 sigmoid(x / 2) + min_std.
+ACTOR_DISTS = ("trunc_normal", "normal")
 
-    dreamer-torch wraps ``SafeTruncatedNormal`` in ``ContDist``, whose ``sample`` is the base Normal's
-    ``rsample`` and whose ``entropy``/``log_prob`` are the Normal's: the truncation never applies. We
-    build that effective distribution directly (an Independent Normal); ``mode`` is tanh(mean).
+
+class TruncatedNormal(td.Distribution):
+    """Normal(loc, scale) truncated to [low, high], as DreamerV2's ``TruncNormalDist``.
+
+    ``rsample`` inverts the CDF of a uniform draw (reparameterised) and keeps samples ``clip`` inside
+    the bounds with a straight-through gradient, as DreamerV2; ``entropy`` and ``log_prob`` are the
+    truncated distribution's; ``mode`` is ``loc`` clipped to the bounds.
     """
 
-    def __init__(self, feat_size: int, num_actions: int, layers: int = 4, units: int = 400, min_std: float = 0.1):
+    arg_constraints: dict = {}
+    has_rsample = True
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, low: float = -1.0, high: float = 1.0,
+                 clip: float = 1e-6):
+        self.loc, self.scale = torch.broadcast_tensors(loc, scale)
+        self.low, self.high, self.clip = low, high, clip
+        self._alpha = (low - self.loc) / self.scale
+        self._beta = (high - self.loc) / self.scale
+        self._cdf_alpha = torch.special.ndtr(self._alpha)
+        self._mass = (torch.special.ndtr(self._beta) - self._cdf_alpha).clamp_min(1e-8)
+        super().__init__(self.loc.shape, validate_args=False)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc.clamp(self.low, self.high)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc + self.scale * (_pdf(self._alpha) - _pdf(self._beta)) / self._mass
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        uniform = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        tiny = torch.finfo(self.loc.dtype).eps
+        prob = (self._cdf_alpha + uniform * self._mass).clamp(tiny, 1 - tiny)
+        event = self.loc + self.scale * torch.special.ndtri(prob)
+        clipped = event.clamp(self.low + self.clip, self.high - self.clip)
+        return event + (clipped - event).detach()
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        z = (value - self.loc) / self.scale
+        return -0.5 * z.pow(2) - _LOG_SQRT_2PI - self.scale.log() - self._mass.log()
+
+    def entropy(self) -> torch.Tensor:
+        alpha_term = self._alpha * _pdf(self._alpha)
+        beta_term = self._beta * _pdf(self._beta)
+        return (_LOG_SQRT_2PI + 0.5 + self.scale.log() + self._mass.log()
+                + (alpha_term - beta_term) / (2 * self._mass))
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _pdf(x: torch.Tensor) -> torch.Tensor:
+    return torch.exp(-0.5 * x.pow(2) - _LOG_SQRT_2PI)
+
+
+class Actor(nn.Module):
+    """The continuous actor: mean = tanh(x), std = 2 sigmoid(x / 2) + min_std, and one of two distributions.
+
+    * ``trunc_normal`` (DreamerV2): a Normal truncated to [-1, 1] (:class:`TruncatedNormal`), so the
+      imagined actions stay inside the range the environment accepts.
+    * ``normal`` (the released code): dreamer-torch wraps ``SafeTruncatedNormal`` in ``ContDist``, whose
+      ``sample`` is the base Normal's ``rsample`` and whose ``entropy``/``log_prob`` are the Normal's: the
+      truncation never applies, and imagined actions reach well beyond [-1, 1]. We build that effective
+      distribution directly (an Independent Normal).
+
+    Both have ``mode`` = tanh(mean), the evaluation action.
+    """
+
+    def __init__(self, feat_size: int, num_actions: int, layers: int = 4, units: int = 400, min_std: float = 0.1,
+                 dist: str = "trunc_normal"):
         super().__init__()
+        if dist not in ACTOR_DISTS:
+            raise ValueError(f"actor dist must be one of {ACTOR_DISTS}, got {dist!r}")
         self.net = mlp(feat_size, units, layers, 2 * num_actions)
         self.min_std = min_std
+        self.dist = dist
 
     def forward(self, feat: torch.Tensor) -> td.Independent:
         mean, std = self.net(feat).chunk(2, -1)
         mean = torch.tanh(mean)
         std = 2 * torch.sigmoid(std / 2) + self.min_std
+        if self.dist == "trunc_normal":
+            return td.Independent(TruncatedNormal(mean, std), 1, validate_args=False)
         # No argument validation: it would read a flag back from the GPU (a sync) on every call.
         return td.Independent(td.Normal(mean, std, validate_args=False), 1, validate_args=False)
