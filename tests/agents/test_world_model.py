@@ -163,6 +163,19 @@ def test_behaviour_update_trains_actor_and_critic_only():
     assert count_parameters(behavior.slow_critic) == count_parameters(behavior.critic)
 
 
+@pytest.mark.parametrize("actor_dist", ["trunc_normal", "normal"])
+def test_behaviour_update_with_either_actor_distribution(actor_dist):
+    torch.manual_seed(0)
+    model = WorldModel(small_config())
+    _, _, post = model.loss(batch(), 0)
+    config = BehaviorConfig(horizon=3, units=16, actor_layers=1, critic_layers=1, actor_dist=actor_dist)
+    behavior = ActorCritic(config, model.rssm.feat_size, 2)
+    metrics = behavior.update(model.rssm, model.reward, post)
+    assert all(np.isfinite(v) for v in metrics.values()) and metrics["actor_grad_norm"] > 0
+    with pytest.raises(ValueError, match="actor_dist"):
+        BehaviorConfig(actor_dist="tanh_normal")
+
+
 
 def _train_two_updates(compile_options: dict | None) -> tuple[dict, dict]:
     torch.manual_seed(0)

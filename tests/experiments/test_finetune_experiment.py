@@ -14,12 +14,13 @@ def test_every_method_and_scale_constructs():
         for scale in ("smoke", "cpu", "paper"):
             config = ex.run("print_config", named_configs=[method, scale], options={"--loglevel": "ERROR"}).config
             assert config["method"] == method and config["scale"] == scale
+            assert config["actor_dist"] == "trunc_normal"  # DreamerV2's actor unless official_code
             assert (config["teacher_path"] is not None) == config["distill"]
             if config["distill"]:
                 assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
     official = ex.run("print_config", named_configs=["official_code"], options={"--loglevel": "ERROR"}).config
-    assert (official["eta_schedule"], official["teacher"], official["repeat_mode"]) == ("official", "drifting",
-                                                                                        "official")
+    assert (official["eta_schedule"], official["teacher"], official["repeat_mode"], official["actor_dist"]) == (
+        "official", "drifting", "official", "normal")
     dv2 = ex.run("print_config", named_configs=["dv2_finetune"], options={"--loglevel": "ERROR"}).config
     assert dv2["init_from"].endswith("finger_spin/conv/seed_0") and dv2["num_actions"] == 2
     bigger = ex.run("print_config", named_configs=["dv2_finetune"], config_updates={"source": "cheetah_run"},

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from scipy.stats import truncnorm
 from torch import distributions as td
 
 from diswm.models import (
@@ -11,6 +12,7 @@ from diswm.models import (
     ConvEncoder,
     RSSMConfig,
     ScalarHead,
+    TruncatedNormal,
     beta_vae_kl,
     count_parameters,
     gaussian_kl,
@@ -97,8 +99,42 @@ def test_rssm_mode_is_deterministic_and_gradients_are_finite():
 
 
 def test_actor_distribution():
-    actor = Actor(250, 3, layers=2, units=32)
-    dist = actor(torch.randn(7, 250))
-    assert dist.rsample().shape == (7, 3) and dist.entropy().shape == (7,)
-    assert (dist.mean.abs() <= 1).all()
-    assert dist.rsample().requires_grad
+    for dist_name in ("trunc_normal", "normal"):
+        actor = Actor(250, 3, layers=2, units=32, dist=dist_name)
+        dist = actor(torch.randn(7, 250))
+        assert dist.rsample().shape == (7, 3) and dist.entropy().shape == (7,)
+        assert (dist.mode.abs() <= 1).all()
+        assert dist.rsample().requires_grad
+    with pytest.raises(ValueError, match="actor dist"):
+        Actor(250, 3, dist="tanh_normal")
+
+
+def test_truncated_normal_matches_scipy():
+    """Entropy, density and mean are the truncated distribution's (scipy.stats.truncnorm)."""
+    loc = torch.tensor([0.0, 0.9, -1.0, 1.0, 0.3], dtype=torch.float64)
+    scale = torch.tensor([1.0, 0.1, 2.1, 0.1, 0.5], dtype=torch.float64)
+    dist = TruncatedNormal(loc, scale)
+    reference = truncnorm((-1 - loc.numpy()) / scale.numpy(), (1 - loc.numpy()) / scale.numpy(),
+                          loc=loc.numpy(), scale=scale.numpy())
+    value = torch.tensor([0.1, 0.95, 0.5, 0.99, -0.2], dtype=torch.float64)
+    assert dist.entropy().numpy() == pytest.approx(reference.entropy(), abs=1e-9)
+    assert dist.log_prob(value).numpy() == pytest.approx(reference.logpdf(value.numpy()), abs=1e-9)
+    assert dist.mean.numpy() == pytest.approx(reference.mean(), abs=1e-9)
+    torch.manual_seed(0)
+    samples = dist.sample((100_000,))
+    assert samples.abs().max() < 1
+    assert samples.mean(0).numpy() == pytest.approx(reference.mean(), abs=0.01)
+    assert samples.std(0).numpy() == pytest.approx(reference.std(), abs=0.01)
+
+
+def test_only_the_official_actor_imagines_actions_outside_the_range():
+    """A wide actor: DreamerV2's truncated normal stays in [-1, 1] and passes gradients to loc and scale;
+    the released code's Normal (actor_dist=normal) samples far outside."""
+    torch.manual_seed(0)
+    loc = torch.full((10_000, 1), 0.9, requires_grad=True)
+    scale = torch.full((10_000, 1), 2.0, requires_grad=True)
+    sample = TruncatedNormal(loc, scale).rsample()
+    assert sample.abs().max() < 1
+    sample.sum().backward()
+    assert torch.isfinite(loc.grad).all() and loc.grad.abs().sum() > 0 and scale.grad.abs().sum() > 0
+    assert (td.Normal(loc, scale).sample().abs() > 1).float().mean() > 0.3
