@@ -87,6 +87,7 @@ def config():
     critic_layers = NETS[scale].critic_layers  # critic layers
     horizon = NETS[scale].horizon  # imagination horizon
     actor_dist = "trunc_normal"  # trunc_normal (DreamerV2: actions in [-1, 1]) | normal (the released code)
+    actor_entropy = 1e-4  # weight of the policy entropy in the actor loss (DreamerV2 DMC)
     init_pretrained = False  # start from the source's conv video model (dv2_finetune, apv)
     stacked = False  # APV: action-conditional RSSM on top of the pretrained action-free one
     intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
@@ -118,7 +119,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, actor_dist, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
+         critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
          out_dir, compile, gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
@@ -134,7 +135,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         stacked=stacked, video_actions=video_actions, intrinsic_beta=intrinsic_beta,
     )
     behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units,
-                              actor_dist=actor_dist)
+                              actor_dist=actor_dist, entropy=actor_entropy)
     env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,
                   render_quality=render_quality, time_limit=time_limit)
     settings = FinetuneConfig(

@@ -174,6 +174,8 @@ def test_behaviour_update_with_either_actor_distribution(actor_dist):
     assert all(np.isfinite(v) for v in metrics.values()) and metrics["actor_grad_norm"] > 0
     with pytest.raises(ValueError, match="actor_dist"):
         BehaviorConfig(actor_dist="tanh_normal")
+    with pytest.raises(ValueError, match="entropy"):
+        BehaviorConfig(entropy=-1e-4)
 
 
 

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 from sacred.observers import FileStorageObserver
 
 from experiments.finetune import METHODS, ex
@@ -15,6 +16,7 @@ def test_every_method_and_scale_constructs():
             config = ex.run("print_config", named_configs=[method, scale], options={"--loglevel": "ERROR"}).config
             assert config["method"] == method and config["scale"] == scale
             assert config["actor_dist"] == "trunc_normal"  # DreamerV2's actor unless official_code
+            assert config["actor_entropy"] == 1e-4
             assert (config["teacher_path"] is not None) == config["distill"]
             if config["distill"]:
                 assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
@@ -38,13 +40,17 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     ex.observers.append(observer)
     try:
         run = ex.run(named_configs=["dreamerv2", "smoke"],
-                     config_updates={**TINY, "task": "cartpole_swingup", "out_dir": str(tmp_path / "out")})
+                     config_updates={**TINY, "task": "cartpole_swingup", "out_dir": str(tmp_path / "out"),
+                                     "actor_dist": "normal", "actor_entropy": 3e-4})
     finally:
         ex.observers.remove(observer)
     assert run.status == "COMPLETED"
+    saved = torch.load(tmp_path / "out" / "latest.pt", weights_only=False)["config"]["behavior"]
+    assert (saved["actor_dist"], saved["entropy"]) == ("normal", 3e-4)
     record = tmp_path / "runs" / str(run._id)
     config = json.loads((record / "config.json").read_text())
-    for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta"):
+    for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta",
+                   "actor_dist", "actor_entropy"):
         assert switch in config
     metrics = json.loads((record / "metrics.json").read_text())
     assert metrics["eval_return"]["steps"] == [20, 60, 120]

@@ -36,6 +36,8 @@ class BehaviorConfig:
     actor_dist: str = "trunc_normal"  # trunc_normal (DreamerV2) | normal (the released code; see Actor)
 
     def __post_init__(self) -> None:
+        if self.entropy < 0:
+            raise ValueError(f"entropy (the actor's entropy weight) must be >= 0, got {self.entropy}")
         if self.actor_dist not in ACTOR_DISTS:
             raise ValueError(f"actor_dist must be one of {ACTOR_DISTS}, got {self.actor_dist!r}")
 
