@@ -138,3 +138,15 @@ def test_only_the_official_actor_imagines_actions_outside_the_range():
     sample.sum().backward()
     assert torch.isfinite(loc.grad).all() and loc.grad.abs().sum() > 0 and scale.grad.abs().sum() > 0
     assert (td.Normal(loc, scale).sample().abs() > 1).float().mean() > 0.3
+
+
+def test_truncated_normal_is_finite_at_a_saturated_actor():
+    """mean = ±1 with the minimum std (a collapsed actor): samples, entropy and gradients stay finite."""
+    torch.manual_seed(0)
+    loc = torch.tensor([1.0, -1.0, 1.0, -1.0]).repeat(2500).requires_grad_()
+    scale = torch.tensor([0.1, 0.1, 2.1, 2.1]).repeat(2500).requires_grad_()
+    dist = TruncatedNormal(loc, scale)
+    sample, entropy = dist.rsample(), dist.entropy()
+    assert sample.abs().max() < 1 and torch.isfinite(entropy).all()
+    (sample.sum() + entropy.sum()).backward()
+    assert torch.isfinite(loc.grad).all() and torch.isfinite(scale.grad).all()
