@@ -119,8 +119,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
          prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
          encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions,
-         out_dir, compile, gru_layer_norm, cuda_graph):
+         critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions, stacked,
+         intrinsic_beta, video_actions, out_dir, compile, gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():

@@ -13,6 +13,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 __all__ = [
-    "RSSM", "ACTOR_DISTS", "Actor", "TruncatedNormal", "BetaVAEDecoder", "BetaVAEEncoder", "ConvDecoder", "ConvEncoder", "LayerNormGRUCell",
-    "RSSMConfig", "ScalarHead", "beta_vae_kl", "count_parameters", "gaussian_kl", "mlp",
+    "RSSM", "ACTOR_DISTS", "Actor", "TruncatedNormal", "BetaVAEDecoder", "BetaVAEEncoder", "ConvDecoder",
+    "ConvEncoder", "LayerNormGRUCell", "RSSMConfig", "ScalarHead", "beta_vae_kl", "count_parameters", "gaussian_kl",
+    "mlp",
 ]

@@ -9,6 +9,8 @@ import torch
 from torch import distributions as td
 from torch import nn
 
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
 
 def mlp(inp: int, units: int, layers: int, out: int) -> nn.Sequential:
     """``layers`` x (Linear + ELU) of width ``units``, then a linear output of size ``out``."""
@@ -33,7 +35,7 @@ class ScalarHead(nn.Module):
     @staticmethod
     def nll(mean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """-log N(target; mean, 1), elementwise (with the constant, as the official log_prob)."""
-        return 0.5 * (target - mean).pow(2) + 0.5 * torch.log(torch.tensor(2 * torch.pi))
+        return 0.5 * (target - mean).pow(2) + _LOG_SQRT_2PI
 
 
 ACTOR_DISTS = ("trunc_normal", "normal")
@@ -68,7 +70,7 @@ class TruncatedNormal(td.Distribution):
     def mean(self) -> torch.Tensor:
         return self.loc + self.scale * (_pdf(self._alpha) - _pdf(self._beta)) / self._mass
 
-    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+    def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
         uniform = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
         tiny = torch.finfo(self.loc.dtype).eps
@@ -86,9 +88,6 @@ class TruncatedNormal(td.Distribution):
         beta_term = self._beta * _pdf(self._beta)
         return (_LOG_SQRT_2PI + 0.5 + self.scale.log() + self._mass.log()
                 + (alpha_term - beta_term) / (2 * self._mass))
-
-
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def _pdf(x: torch.Tensor) -> torch.Tensor:
