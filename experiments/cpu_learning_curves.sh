@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU-scale learning curves, DisWM vs DreamerV2 (README "cpu-scale result"). Default pair: Finger Spin ->
 # Cheetah Run, the cpu scale's 100k env steps (test colours from 50k), an evaluation every 5k env
-# steps, a checkpoint every 5k; about 4 h on 2 cores, so it spans sessions: every stage resumes
+# steps, a checkpoint every 5k; about 5-6 h on 2 cores, so it spans sessions: every stage resumes
 # from its last checkpoint to the same result, so rerun this script to continue (a run folder may be
 # moved: set DISWM_HOME to where data/, checkpoints/ and runs/ now are). Two processes share the two
 # cores, one thread each. Logs: $DISWM_HOME/runs (Sacred) and $DISWM_HOME/logs/cpu_curves/*.log.
