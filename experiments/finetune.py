@@ -73,7 +73,8 @@ def config():
     batch_size = FINETUNE[scale].batch_size  # sequences per batch
     length = FINETUNE[scale].length  # frames per sequence
     eval_every = FINETUNE[scale].eval_every  # env steps between evaluations
-    eval_episodes = FINETUNE[scale].eval_episodes  # episodes per evaluation (actor mode)
+    eval_episodes = FINETUNE[scale].eval_episodes  # episodes per evaluation
+    eval_action = "mode"  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
     checkpoint_every = FINETUNE[scale].checkpoint_every  # env steps between checkpoints
     encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels (must match the teacher)
     decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels
@@ -117,10 +118,10 @@ ex.add_named_config("official_code", {"eta_schedule": "official", "teacher": "dr
 @ex.main
 def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, teacher, cross_domain, z_dim,
          reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
-         prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, checkpoint_every,
-         encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers, actor_layers,
-         critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions, stacked,
-         intrinsic_beta, video_actions, out_dir, compile, gru_layer_norm, cuda_graph):
+         prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, eval_action,
+         checkpoint_every, encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers,
+         actor_layers, critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions,
+         stacked, intrinsic_beta, video_actions, out_dir, compile, gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -143,7 +144,8 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         init_from=init_from,
         env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
-        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, seed=seed, device=device,
+        eval_episodes=eval_episodes, eval_action=eval_action, checkpoint_every=checkpoint_every, seed=seed,
+        device=device,
         compile=compile, cuda_graph=cuda_graph,
     )
     _run.info.update(provenance())

@@ -1,8 +1,12 @@
+import json
+
+import numpy as np
 import pytest
 import torch
 
+from bench import policy_actions
 from diswm.agents import BehaviorConfig, WorldModelConfig
-from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.agents.finetune import AgentPolicy, FinetuneConfig, Finetuner, load_agent
 from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import CheckpointError, load_checkpoint
 from diswm.data.collect import CollectConfig, collect
@@ -139,3 +143,44 @@ def test_apv_loads_the_action_free_video_model_and_finetunes(tmp_path):
     finally:
         finetuner.close()
     assert result["updates"] > 0 and "intrinsic_bonus" in finetuner.last_metrics
+
+
+def test_policy_actions_mode_mean_and_sample(tmp_path):
+    _, finetuner = run(config(tmp_path, env_steps=48))
+    model, behavior = finetuner.model, finetuner.behavior
+    with torch.no_grad():  # push the actor's location towards the edge, where mode and mean differ most
+        behavior.actor.net[-1].bias[:1].fill_(1.0)
+    observation = {"image": np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)}
+    first = {}
+    for kind in ("mode", "mean", "sample", "sample again"):
+        torch.manual_seed(0)  # the filter's posterior sample is the same for every kind
+        policy = AgentPolicy(model, behavior, finetuner.device, action=kind.split()[0])
+        policy.reset(np.random.default_rng(0))
+        first[kind] = policy.act(observation)
+    mode, mean = first["mode"], first["mean"]
+    # the truncated normal's mean lies strictly between 0 and its mode, the location clipped to [-1, 1]
+    assert np.all(np.abs(mode) <= 1) and np.all(np.sign(mean) == np.sign(mode)) and np.all(np.abs(mean) < np.abs(mode))
+    assert np.array_equal(first["sample"], first["sample again"]) and not np.allclose(first["sample"], mode)
+    with pytest.raises(ValueError, match="action="):
+        AgentPolicy(model, behavior, finetuner.device, action="greedy")
+    with pytest.raises(ValueError, match="eval_action"):
+        config(tmp_path / "bad", eval_action="greedy").validate()
+
+
+def test_a_checkpoint_acts_again_with_each_kind_of_action(tmp_path, teacher):
+    _, finetuner = run(config(tmp_path, teacher, env_steps=96, eval_action="mean"))
+    loaded_config, model, behavior = load_agent(tmp_path / "latest.pt")
+    assert loaded_config == finetuner.config
+    for mine, theirs in ((model, finetuner.model), (behavior, finetuner.behavior)):
+        for key, value in theirs.state_dict().items():
+            assert torch.equal(value, mine.state_dict()[key]), key
+    results = policy_actions.main([str(tmp_path / "latest.pt"), "--episodes", "2", "--out", str(tmp_path / "a.json")])
+    assert set(results) == {"mode", "mean", "sample"}
+    for result in results.values():
+        assert len(result["returns"]) == 2 and np.isfinite(result["returns"]).all() and 0 <= result["at_edge"] <= 1
+    assert json.loads((tmp_path / "a.json").read_text())["results"] == results
+    # the same seeds and noise: acting again gives the same returns
+    assert policy_actions.main([str(tmp_path / "latest.pt"), "--episodes", "2", "--actions", "mode"])["mode"] == \
+        results["mode"]
+    with pytest.raises(CheckpointError, match="not a finetuning checkpoint"):
+        load_agent(teacher)

@@ -17,6 +17,7 @@ def test_every_method_and_scale_constructs():
             assert config["method"] == method and config["scale"] == scale
             assert config["actor_dist"] == "trunc_normal"  # DreamerV2's actor unless official_code
             assert config["actor_entropy"] == 1e-4
+            assert config["eval_action"] == "mode"  # DreamerV2 evaluates the actor's mode
             assert (config["teacher_path"] is not None) == config["distill"]
             if config["distill"]:
                 assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
@@ -41,16 +42,17 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     try:
         run = ex.run(named_configs=["dreamerv2", "smoke"],
                      config_updates={**TINY, "task": "cartpole_swingup", "out_dir": str(tmp_path / "out"),
-                                     "actor_dist": "normal", "actor_entropy": 3e-4})
+                                     "actor_dist": "normal", "actor_entropy": 3e-4, "eval_action": "mean"})
     finally:
         ex.observers.remove(observer)
     assert run.status == "COMPLETED"
-    saved = torch.load(tmp_path / "out" / "latest.pt", weights_only=False)["config"]["behavior"]
-    assert (saved["actor_dist"], saved["entropy"]) == ("normal", 3e-4)
+    saved = torch.load(tmp_path / "out" / "latest.pt", weights_only=False)["config"]
+    assert (saved["behavior"]["actor_dist"], saved["behavior"]["entropy"]) == ("normal", 3e-4)
+    assert saved["eval_action"] == "mean"
     record = tmp_path / "runs" / str(run._id)
     config = json.loads((record / "config.json").read_text())
     for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta",
-                   "actor_dist", "actor_entropy"):
+                   "actor_dist", "actor_entropy", "eval_action"):
         assert switch in config
     metrics = json.loads((record / "metrics.json").read_text())
     assert metrics["eval_return"]["steps"] == [20, 60, 120]

@@ -3,7 +3,8 @@ and learn behaviour in imagination (official ``dreamer.py`` main loop with ``mod
 
 Schedule (official defaults): a random policy fills the replay with ``prefill`` agent steps; then every
 ``train_every`` agent steps one world-model and one behaviour update (the first training call runs
-``pretrain_updates``); every ``eval_every`` env steps, ``eval_episodes`` episodes with the actor's mode;
+``pretrain_updates``); every ``eval_every`` env steps, ``eval_episodes`` episodes with the actor's mode
+(``eval_action``: or its mean, or samples);
 with ``colour_schedule="switch"`` training and evaluation use the train colour set for the first half of
 the budget and the test set for the second.
 
@@ -34,12 +35,17 @@ from diswm.checkpoint import (
     rng_state,
     save_checkpoint,
 )
+from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.models import RSSM, count_parameters
 
 COLOUR_SCHEDULES = ("switch", "train", "test", "none")
+#: how a policy turns the actor's distribution into an action: ``sample`` (exploring), ``mode`` (DreamerV2's
+#: evaluation: the truncated normal's mode is its location clipped to [-1, 1]) or ``mean`` (the truncated
+#: normal's mean; for the untruncated ``normal`` actor mean = mode, the official code's evaluation)
+POLICY_ACTIONS = ("sample", "mode", "mean")
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
@@ -60,6 +66,7 @@ class FinetuneConfig:
     length: int = 50
     eval_every: int = 10_000  # env steps
     eval_episodes: int = 10
+    eval_action: str = "mode"  # mode (DreamerV2) | mean | sample, see POLICY_ACTIONS
     checkpoint_every: int = 10_000  # env steps (checkpoints land on episode boundaries)
     seed: int = 0
     device: str = "cpu"
@@ -71,6 +78,8 @@ class FinetuneConfig:
         self.world_model.validate()
         if self.colour_schedule not in COLOUR_SCHEDULES:
             raise ValueError(f"colour_schedule={self.colour_schedule!r}; expected one of {COLOUR_SCHEDULES}")
+        if self.eval_action not in POLICY_ACTIONS:
+            raise ValueError(f"eval_action={self.eval_action!r}; expected one of {POLICY_ACTIONS}")
         if self.world_model.distill and not self.teacher_path:
             raise ValueError("world_model.distill needs teacher_path (a pretrained encoder.pt)")
         for name in ("env_steps", "train_every", "batch_size", "eval_every", "eval_episodes", "checkpoint_every"):
@@ -111,15 +120,18 @@ def load_pretrained(model: WorldModel, folder: Path) -> None:
 
 
 class AgentPolicy:
-    """Acts with the world model's filter and the actor: sample when exploring, mode when evaluating.
+    """Acts with the world model's filter and the actor; ``action`` (:data:`POLICY_ACTIONS`) says how the
+    actor's distribution becomes an action: ``sample`` when exploring, ``mode`` when evaluating.
 
     As the official ``Dreamer._policy``: the encoder's sample and a sampled posterior, zero state and
     action at the first step.
     """
 
-    def __init__(self, model: WorldModel, behavior: ActorCritic, device: torch.device, explore: bool,
+    def __init__(self, model: WorldModel, behavior: ActorCritic, device: torch.device, action: str,
                  before_step: Callable[[], None] | None = None):
-        self.model, self.behavior, self.device, self.explore = model, behavior, device, explore
+        if action not in POLICY_ACTIONS:
+            raise ValueError(f"action={action!r}; expected one of {POLICY_ACTIONS}")
+        self.model, self.behavior, self.device, self.action_kind = model, behavior, device, action
         self.before_step = before_step
         self.num_actions = behavior.actor.net[-1].out_features // 2
 
@@ -134,8 +146,37 @@ class AgentPolicy:
             image = image_tensor(observation["image"][None], self.device)
             self.state = self.model.filter_step(self.state, self.action, image)
             dist = self.behavior.actor(RSSM.feature(self.state["post"]))
-            self.action = dist.sample() if self.explore else dist.mode
+            self.action = dist.sample() if self.action_kind == "sample" else getattr(dist, self.action_kind)
         return self.action[0].cpu().numpy().astype(np.float32)
+
+
+def policy_returns(env, policy, seeds: list[int], colour_set: str) -> tuple[list[float], list[bool]]:
+    """Returns of whole episodes, one per seed, and (DrawerWorld) whether each ever succeeded."""
+    returns, successes = [], []
+    for seed in seeds:
+        episode = rollout(env, policy, seed=seed, colour_set=colour_set)
+        returns.append(float(episode["reward"].sum()))
+        if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
+            successes.append(bool(episode["success"].any()))
+    return returns, successes
+
+
+def load_agent(checkpoint: Path | str, device: torch.device | str = "cpu"
+               ) -> tuple[FinetuneConfig, WorldModel, ActorCritic]:
+    """The config, world model and actor-critic of a finetuning ``latest.pt``, for acting (no optimiser
+    state is restored; the teacher's weights come from the checkpoint, not from ``teacher_path``)."""
+    state = load_checkpoint(checkpoint)
+    if not {"config", "model", "behavior"} <= set(state):
+        raise CheckpointError(f"{checkpoint} is not a finetuning checkpoint (keys: {sorted(state)[:6]})")
+    config = dataclass_from_dict(FinetuneConfig, state["config"])
+    model = WorldModel(config.world_model)
+    model.load_state_dict(state["model"])
+    last = max((k for k in state["behavior"] if k.startswith("actor.net.") and k.endswith(".weight")),
+               key=lambda k: int(k.split(".")[2]))
+    num_actions = state["behavior"][last].shape[0] // 2  # the actor outputs a mean and a std per action
+    behavior = ActorCritic(config.behavior, model.rssm.feat_size, num_actions, torch.device(device))
+    behavior.load_state_dict(state["behavior"])
+    return config, model.to(device), behavior
 
 
 @dataclass
@@ -252,16 +293,11 @@ class Finetuner:
 
     def evaluate(self) -> dict[str, Any]:
         p, c = self.progress, self.config
-        policy = AgentPolicy(self.model, self.behavior, self.device, explore=False)
+        policy = AgentPolicy(self.model, self.behavior, self.device, action=c.eval_action)
         colour_set = self.eval_env.evaluation_set(c.colour_set(p.env_steps))
-        returns, successes = [], []
         started = time.perf_counter()
-        for i in range(c.eval_episodes):
-            seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
-            episode = rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)
-            returns.append(float(episode["reward"].sum()))
-            if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
-                successes.append(bool(episode["success"].any()))
+        seeds = [episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM) for i in range(c.eval_episodes)]
+        returns, successes = policy_returns(self.eval_env, policy, seeds, colour_set)
         p.evaluations += 1
         record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
                   "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
@@ -287,7 +323,7 @@ class Finetuner:
         c = self.config
         self.resume()
         p = self.progress
-        explore = AgentPolicy(self.model, self.behavior, self.device, explore=True, before_step=self._train_call)
+        explore = AgentPolicy(self.model, self.behavior, self.device, action="sample", before_step=self._train_call)
         random_policy = RandomPolicy(self.train_env.action_space.shape[0])
         bar = None
         if progress_bar:
