@@ -145,8 +145,7 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
         eval_episodes=eval_episodes, eval_action=eval_action, checkpoint_every=checkpoint_every, seed=seed,
-        device=device,
-        compile=compile, cuda_graph=cuda_graph,
+        device=device, compile=compile, cuda_graph=cuda_graph,
     )
     _run.info.update(provenance())
     if teacher_path:

@@ -150,17 +150,6 @@ class AgentPolicy:
         return self.action[0].cpu().numpy().astype(np.float32)
 
 
-def policy_returns(env, policy, seeds: list[int], colour_set: str) -> tuple[list[float], list[bool]]:
-    """Returns of whole episodes, one per seed, and (DrawerWorld) whether each ever succeeded."""
-    returns, successes = [], []
-    for seed in seeds:
-        episode = rollout(env, policy, seed=seed, colour_set=colour_set)
-        returns.append(float(episode["reward"].sum()))
-        if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
-            successes.append(bool(episode["success"].any()))
-    return returns, successes
-
-
 def load_agent(checkpoint: Path | str, device: torch.device | str = "cpu"
                ) -> tuple[FinetuneConfig, WorldModel, ActorCritic]:
     """The config, world model and actor-critic of a finetuning ``latest.pt``, for acting (no optimiser
@@ -295,9 +284,14 @@ class Finetuner:
         p, c = self.progress, self.config
         policy = AgentPolicy(self.model, self.behavior, self.device, action=c.eval_action)
         colour_set = self.eval_env.evaluation_set(c.colour_set(p.env_steps))
+        returns, successes = [], []
         started = time.perf_counter()
-        seeds = [episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM) for i in range(c.eval_episodes)]
-        returns, successes = policy_returns(self.eval_env, policy, seeds, colour_set)
+        for i in range(c.eval_episodes):
+            seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
+            episode = rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)
+            returns.append(float(episode["reward"].sum()))
+            if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
+                successes.append(bool(episode["success"].any()))
         p.evaluations += 1
         record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
                   "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
