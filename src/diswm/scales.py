@@ -97,20 +97,26 @@ class FinetuneScale:
     eval_every: int  # env steps
     eval_episodes: int
     checkpoint_every: int  # env steps
+    # η schedule (agent steps): the released 50k-step decay and 50k-step cross-domain delay are 10% of its
+    # 5e5-agent-step budget each; every scale keeps those fractions of its own budget, so that every DisWM
+    # run distils, cross-domain ones included (the released delay alone exceeds the smoke and cpu budgets).
+    eta_decay_steps: int
+    eta_delay: int
 
 
 FINETUNE: dict[str, FinetuneScale] = {
     "smoke": FinetuneScale(env_steps=400, time_limit=40, render_quality="fast", prefill=40, train_every=5,
                            pretrain_updates=2, batch_size=4, length=8, eval_every=200, eval_episodes=1,
-                           checkpoint_every=80),
+                           checkpoint_every=80, eta_decay_steps=20, eta_delay=20),
     # 100k env steps; train every 5 agent steps as DreamerV2 and the official code (~9.6k updates of 16 x 32:
     # 102 replayed frames per agent step; every 10 gave 51 and no learning in 30k-50k env steps), 5
     # evaluation episodes every 10k steps.
     "cpu": FinetuneScale(env_steps=100_000, time_limit=None, render_quality="fast", prefill=2500, train_every=5,
                          pretrain_updates=100, batch_size=16, length=32, eval_every=10_000, eval_episodes=5,
-                         checkpoint_every=10_000),
+                         checkpoint_every=10_000, eta_decay_steps=5_000, eta_delay=5_000),
     # The official dmc2gym config: 1e6 env steps, prefill 2500, train every 5, B 50 x L 50, 10 eval episodes.
     "paper": FinetuneScale(env_steps=1_000_000, time_limit=None, render_quality="default", prefill=2500,
                            train_every=5, pretrain_updates=100, batch_size=50, length=50, eval_every=10_000,
-                           eval_episodes=10, checkpoint_every=10_000),
+                           eval_episodes=10, checkpoint_every=10_000, eta_decay_steps=50_000, eta_delay=50_000),
 }
+

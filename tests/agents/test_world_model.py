@@ -65,6 +65,36 @@ def test_eta_schedules_give_the_documented_values(step, schedule, cross, expecte
     assert eta(step, schedule=schedule, cross_domain=cross, initial_step=2500) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("cross", [False, True])
+def test_eta_settings_of_every_scale_distil_for_part_of_its_budget(scale, cross):
+    """The η schedule's decay and cross-domain delay are the same fractions (10% each) of every scale's budget
+    in agent steps, equal to the released 50k at paper scale; every DisWM run distils after its prefill."""
+    from diswm.scales import FINETUNE
+
+    s = FINETUNE[scale]
+    budget = s.env_steps // 2  # agent steps at action repeat 2
+    assert s.eta_decay_steps == s.eta_delay == budget // 10
+    if scale == "paper":
+        assert s.eta_decay_steps == 50_000
+    model = WorldModel(small_config(cross_domain=cross, eta_decay_steps=s.eta_decay_steps, eta_delay=s.eta_delay))
+    start = s.eta_delay if cross else 0  # distillation starts here
+    assert model.distill_weight(start) == pytest.approx(0.1)
+    assert model.distill_weight(start + s.eta_decay_steps // 2) == pytest.approx(0.05)
+    assert model.distill_weight(start + s.eta_decay_steps) == pytest.approx(0.01)
+    assert model.distill_weight(budget) == pytest.approx(0.01)  # the floor until the end of the budget
+    if cross:
+        assert model.distill_weight(start - 1) == 0.0
+    trained = [step for step in range(s.prefill, budget + 1, s.train_every) if model.distill_weight(step) > 0]
+    assert len(trained) > 0.5 * (budget - s.prefill) / s.train_every  # η > 0 for most updates
+
+
+def test_eta_settings_are_validated():
+    for bad in ({"eta_decay_steps": 0}, {"eta_delay": -1}, {"eta_floor": 1.5}):
+        with pytest.raises(ValueError, match="eta_"):
+            WorldModel(small_config(**bad))
+
+
 def test_losses_are_finite_with_documented_terms():
     torch.manual_seed(0)
     model = WorldModel(small_config())
@@ -137,6 +167,27 @@ def test_lambda_return_matches_the_recursion():
     torch.testing.assert_close(returns, torch.stack(expected))
     one_step = lambda_return(reward, value, discount, bootstrap, 0.0)
     torch.testing.assert_close(one_step, reward + 0.9 * next_values)
+    # the released order: target t is the return of step H - 2 - t (its scan is never flipped)
+    torch.testing.assert_close(lambda_return(reward, value, discount, bootstrap, 0.95, "reversed"),
+                               torch.stack(expected[::-1]))
+
+
+def test_reversed_lambda_order_changes_only_the_behaviour_targets():
+    torch.manual_seed(0)
+    model = WorldModel(small_config())
+    _, _, post = model.loss(batch(), 0)
+    results = {}
+    for order in ("forward", "reversed"):
+        torch.manual_seed(1)
+        behavior = ActorCritic(BehaviorConfig(horizon=5, units=32, actor_layers=2, critic_layers=2,
+                                              lambda_order=order), model.rssm.feat_size, 2)
+        results[order] = behavior.update(model.rssm, model.reward, post)
+    forward, reversed_ = results["forward"], results["reversed"]
+    assert forward["imag_reward_mean"] == pytest.approx(reversed_["imag_reward_mean"])  # same imagination
+    assert forward["actor_loss"] != pytest.approx(reversed_["actor_loss"], rel=1e-4)
+    assert forward["value_loss"] != pytest.approx(reversed_["value_loss"], rel=1e-4)
+    with pytest.raises(ValueError, match="lambda_order"):
+        BehaviorConfig(lambda_order="backwards")
 
 
 def test_behaviour_update_trains_actor_and_critic_only():

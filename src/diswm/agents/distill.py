@@ -21,12 +21,15 @@ def distillation_kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
 
 
 def eta(step: int, *, schedule: str = "paper", cross_domain: bool = False, initial_step: int = 0,
-        eta_max: float = 0.1, decay_steps: int = 50_000, floor: float = 0.1) -> float:
-    """Distillation weight at ``step`` agent steps.
+        eta_max: float = 0.1, decay_steps: int = 50_000, floor: float = 0.1, delay: int = 50_000) -> float:
+    """Distillation weight η at ``step`` agent steps (paper §3.4: "gradually decreases from 0.1 to 0.01";
+    released ``models.WorldModel._train``).
 
-    ``paper``: the schedule the code intends (and the paper describes, 0.1 -> 0.01): within DMC
-    ``eta_max * max(1 - step / decay_steps, floor)``; cross-domain, no distillation before
-    ``decay_steps``, then ``eta_max * max(2 - step / decay_steps, floor)``.
+    ``paper``: the schedule the released code intends. Within DMC ``eta_max * max(1 - step / decay_steps,
+    floor)``: linear from ``eta_max`` to ``floor * eta_max``, reached at ``(1 - floor) * decay_steps``.
+    Cross-domain (``cross_domain``, DMC -> Pusher / DrawerWorld) no distillation before ``delay`` agent steps,
+    then the same decay counted from ``delay``. The released values are ``decay_steps = delay = 50_000``,
+    ``floor = 0.1``: its cross-domain formula ``max(2 - step / 50_000, 0.1)`` is this one with ``delay = 50_000``.
 
     ``official``: what the released code computes. Its world model reads the step counter once, at
     construction (``initial_step``, the prefill: 2500 agent steps), and never updates it, so η is the
@@ -37,5 +40,7 @@ def eta(step: int, *, schedule: str = "paper", cross_domain: bool = False, initi
     if schedule == "official":
         step = initial_step
     if cross_domain:
-        return 0.0 if step < decay_steps else eta_max * max(2 - step / decay_steps, floor)
+        if step < delay:
+            return 0.0
+        step -= delay
     return eta_max * max(1 - step / decay_steps, floor)

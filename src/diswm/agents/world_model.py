@@ -48,6 +48,9 @@ class WorldModelConfig:
     distill: bool = True  # build the teacher encoder and add η x distillation
     eta_schedule: str = "paper"  # paper (0.1 -> 0.01) | official (frozen step counter: 0.095 / none)
     eta_max: float = 0.1
+    eta_decay_steps: int = 50_000  # agent steps over which η decays linearly (released: 50_000)
+    eta_floor: float = 0.1  # η never falls below eta_floor x eta_max (released: 0.1)
+    eta_delay: int = 50_000  # cross-domain: agent steps without distillation (released: 50_000)
     teacher: str = "frozen"  # frozen (no gradient, not optimised) | drifting (the released code)
     cross_domain: bool = False  # delay distillation (DMC -> Pusher / DrawerWorld)
     # APV: an action-free RSSM (pretrained on videos, fed zero actions) whose feature is the embedding of
@@ -72,6 +75,9 @@ class WorldModelConfig:
             raise ValueError(f"rssm.embed ({self.rssm.embed}) must equal z_dim ({self.z_dim})")
         if min(self.beta, self.eta_max, self.lr) < 0:
             raise ValueError("beta, eta_max and lr must be non-negative")
+        if self.eta_decay_steps < 1 or self.eta_delay < 0 or not 0 <= self.eta_floor <= 1:
+            raise ValueError(f"eta_decay_steps >= 1, eta_delay >= 0 and 0 <= eta_floor <= 1 are needed, got "
+                             f"{self.eta_decay_steps}, {self.eta_delay}, {self.eta_floor}")
 
 
 def image_tensor(images: np.ndarray | torch.Tensor, device=None) -> torch.Tensor:
@@ -149,7 +155,7 @@ class WorldModel(nn.Module):
         if self.teacher is None:
             return 0.0
         return eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain, initial_step=initial_step,
-                   eta_max=c.eta_max)
+                   eta_max=c.eta_max, decay_steps=c.eta_decay_steps, floor=c.eta_floor, delay=c.eta_delay)
 
     def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
              eta_weight: torch.Tensor | None = None):
