@@ -6,19 +6,38 @@ from diswm.agents.intrinsic import VideoIntrinsicBonus
 from diswm.models import RSSMConfig
 
 
-def test_intrinsic_bonus_is_the_kth_neighbour_distance_of_window_means():
+def released_bonus(batches, projection, k, window, queue_size):
+    """The released ``VideoIntrBonus.compute_bonus`` written out: a shifting queue with the batch in front,
+    the mean of the k smallest Euclidean distances (momentum 0: normalised by the batch's mean magnitude)."""
+    queue, filled, outputs = torch.zeros(queue_size, projection.shape[1]), 0, []
+    for feat in batches:
+        windows = feat.unfold(1, window, 1).mean(-1) @ projection
+        b, t, d = windows.shape
+        flat = windows.reshape(b * t, d)
+        queue[b * t:] = queue[:-b * t].clone()
+        queue[: b * t] = flat
+        filled = min(filled + b * t, queue_size)
+        dist = torch.norm(flat[:, None, :] - queue[None, :filled, :], dim=-1)
+        bonus = -torch.topk(-dist, k=min(k, filled)).values.mean(1)
+        outputs.append((bonus / bonus.abs().mean()).reshape(b, t))
+    return outputs
+
+
+def test_intrinsic_bonus_is_the_released_mean_of_the_k_nearest_distances():
     torch.manual_seed(0)
     bonus = VideoIntrinsicBonus(feat_size=6, dim=4, k=3, window=2, queue_size=10, momentum=0.0)
-    feat = torch.randn(2, 5, 6)
-    raw_magnitude_free = bonus(feat)  # momentum 0: normalised by this batch's mean magnitude
-    windows = (feat[:, :-1] + feat[:, 1:]) / 2
-    projected = (windows @ bonus.projection).reshape(-1, 4)
-    distances = torch.cdist(projected, projected)
-    expected = distances.sort(-1).values[:, 2].reshape(2, 4)  # 3rd smallest, itself (0) included
-    torch.testing.assert_close(raw_magnitude_free, expected / expected.abs().mean(), rtol=1e-5, atol=1e-6)
-    assert int(bonus.filled) == 8 and int(bonus.cursor) == 8
-    bonus(feat)  # 8 more: the FIFO queue wraps at 10
-    assert int(bonus.filled) == 10 and int(bonus.cursor) == 6
+    batches = [torch.randn(2, 5, 6) for _ in range(3)]
+    expected = released_bonus(batches, bonus.projection, k=3, window=2, queue_size=10)
+    for feat, want in zip(batches, expected, strict=True):
+        torch.testing.assert_close(bonus(feat), want, rtol=1e-5, atol=1e-6)
+    assert int(bonus.filled) == 10
+    torch.testing.assert_close(bonus.queue[:8], (batches[-1].unfold(1, 2, 1).mean(-1) @ bonus.projection).reshape(8, 4))
+
+
+def test_intrinsic_bonus_projection_has_the_released_scale():
+    torch.manual_seed(0)
+    projection = VideoIntrinsicBonus(feat_size=400, dim=128).projection
+    assert abs(projection.std().item() - 1 / 128) < 2e-4  # released: N(0, (1/128)^2), not 1/sqrt(128)
 
 
 def test_stacked_apv_world_model_loss():

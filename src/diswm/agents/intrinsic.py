@@ -1,9 +1,12 @@
 """APV's video-based intrinsic bonus (Seo et al., "Reinforcement Learning with Action-Free Pre-Training
-from Videos", ICML 2022), as configured in the official DisWM code's APV mode.
+from Videos", ICML 2022), as the released DisWM code computes it in its APV mode
+(``exploration.VideoIntrBonus.compute_bonus``).
 
-The action-free model's features are averaged over ``window`` steps and randomly projected to ``dim``
-dimensions; the bonus is the distance to the ``k``-th nearest neighbour among a FIFO queue of past
-projections (plus the current batch), normalised by a running mean magnitude (dreamerv2's StreamNorm).
+The action-free model's features are averaged over ``window`` steps and projected to ``dim`` dimensions
+by a fixed random matrix (entries N(0, (1 / dim)^2), the released scale). The batch's projections enter the
+front of a queue of ``queue_size`` entries first (the others move back; the last ones drop out); the
+bonus of each is the mean distance to its ``k`` nearest entries of the queue (itself included, at
+distance 0), normalised by a running mean magnitude (DreamerV2's ``StreamNorm``: momentum 0.99, eps 1e-8).
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ class VideoIntrinsicBonus(nn.Module):
                  momentum: float = 0.99, eps: float = 1e-8):
         super().__init__()
         self.k, self.window, self.momentum, self.eps = k, window, momentum, eps
-        self.register_buffer("projection", torch.randn(feat_size, dim) / dim**0.5)
+        self.register_buffer("projection", torch.randn(feat_size, dim) / dim)
         self.register_buffer("queue", torch.zeros(queue_size, dim))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
-        self.register_buffer("cursor", torch.zeros((), dtype=torch.long))
         self.register_buffer("magnitude", torch.ones((), dtype=torch.float64))
 
     @torch.no_grad()
@@ -29,17 +31,20 @@ class VideoIntrinsicBonus(nn.Module):
         windows = feat.unfold(1, self.window, 1).mean(-1)  # [B, T', F]
         projected = windows @ self.projection
         flat = projected.reshape(-1, projected.shape[-1])
-        keys = torch.cat([self.queue[: int(self.filled)], flat])
-        distances = torch.cdist(flat, keys)
-        bonus = distances.kthvalue(min(self.k, len(keys)), dim=-1).values.reshape(projected.shape[:2])
-        self._enqueue(flat)
+        self._enqueue(flat)  # as released: the batch joins the queue before the distances are taken
+        keys = self.queue[: int(self.filled)]
+        distances = torch.cdist(flat, keys, compute_mode="donot_use_mm_for_euclid_dist")
+        nearest = distances.topk(min(self.k, len(keys)), dim=-1, largest=False).values
+        bonus = nearest.mean(-1).reshape(projected.shape[:2])
         self.magnitude.mul_(self.momentum).add_((1 - self.momentum) * bonus.abs().mean().double())
         return bonus / (self.magnitude.to(bonus.dtype) + self.eps)
 
     def _enqueue(self, values: torch.Tensor) -> None:
+        """The released queue: the batch goes to the front and everything else moves back by its size (the
+        oldest entries, at the back, drop out)."""
         size = len(self.queue)
-        values = values[-size:]
-        positions = (self.cursor + torch.arange(len(values), device=values.device)) % size
-        self.queue[positions] = values
-        self.cursor.copy_((self.cursor + len(values)) % size)
-        self.filled.copy_(torch.clamp(self.filled + len(values), max=size))
+        values = values[:size]
+        count = len(values)
+        self.queue[count:] = self.queue[: size - count].clone()
+        self.queue[:count] = values
+        self.filled.copy_(torch.clamp(self.filled + count, max=size))
