@@ -54,6 +54,9 @@ def config():
     pretrain_seed = 0  # seed of the teacher's pretraining run
     eta_max = 0.1  # η at the start of the schedule
     eta_schedule = "paper"  # paper (0.1 -> 0.01) | official (frozen step: 0.095 DMC, none cross-domain)
+    eta_decay_steps = FINETUNE[check_scale(scale)].eta_decay_steps  # agent steps of η's linear decay (paper: 50k)
+    eta_floor = 0.1  # η stays at or above eta_floor x eta_max (released: 0.1, i.e. 0.01)
+    eta_delay = FINETUNE[scale].eta_delay  # cross-domain: agent steps before distillation starts (paper: 50k)
     teacher = "frozen"  # frozen | drifting (the released code updates the teacher)
     cross_domain = task in ("pusher", *DRAWER_TASK_NAMES)  # delay distillation, as the official cross-domain runs
     z_dim = 20  # β-VAE latent size
@@ -64,7 +67,8 @@ def config():
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget) | train | test | none
     device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
     compile = device == "cuda"  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
-    env_steps = FINETUNE[check_scale(scale)].env_steps  # budget in simulator control steps
+    step_unit = "control"  # what env_steps, eval_every, checkpoint_every count: control | logged (released)
+    env_steps = FINETUNE[scale].env_steps  # budget, in step_unit
     time_limit = FINETUNE[scale].time_limit  # control steps per episode (None: native)
     render_quality = FINETUNE[scale].render_quality  # default | fast
     prefill = FINETUNE[scale].prefill  # random-policy agent steps before training
@@ -72,10 +76,10 @@ def config():
     pretrain_updates = FINETUNE[scale].pretrain_updates  # updates in the first training call
     batch_size = FINETUNE[scale].batch_size  # sequences per batch
     length = FINETUNE[scale].length  # frames per sequence
-    eval_every = FINETUNE[scale].eval_every  # env steps between evaluations
+    eval_every = FINETUNE[scale].eval_every  # steps (step_unit) between evaluations
     eval_episodes = FINETUNE[scale].eval_episodes  # episodes per evaluation
     eval_action = "mode"  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
-    checkpoint_every = FINETUNE[scale].checkpoint_every  # env steps between checkpoints
+    checkpoint_every = FINETUNE[scale].checkpoint_every  # steps (step_unit) between checkpoints
     encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels (must match the teacher)
     decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels
     cnn_depth = NETS[scale].cnn_depth  # DreamerV2 conv encoder/decoder depth (image_model=conv)
@@ -89,6 +93,7 @@ def config():
     horizon = NETS[scale].horizon  # imagination horizon
     actor_dist = "trunc_normal"  # trunc_normal (DreamerV2: actions in [-1, 1]) | normal (the released code)
     actor_entropy = 1e-4  # weight of the policy entropy in the actor loss (DreamerV2 DMC)
+    lambda_order = "forward"  # λ-returns in time order (DreamerV2) | reversed (the released code's order)
     init_pretrained = False  # start from the source's conv video model (dv2_finetune, apv)
     stacked = False  # APV: action-conditional RSSM on top of the pretrained action-free one
     intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
@@ -110,18 +115,22 @@ for _method, _values in METHODS.items():
     ex.add_named_config(_method, {"method": _method, **_values})
 for _scale in SCALE_NAMES:
     ex.add_named_config(_scale, {"scale": _scale})
-# Every switch set to what the released code does (diswm-paper.md §1.4, §3.2).
-ex.add_named_config("official_code", {"eta_schedule": "official", "teacher": "drifting", "repeat_mode": "official",
-                                      "actor_dist": "normal"})
+# Every switch set to what the released code (qiwang067/DisWM @ 001cc4d) does: its frozen η step counter,
+# drifting teacher, double action repeat with 2 x last reward, untruncated Normal actor, time-reversed λ-returns,
+# and a budget, evaluation and colour switch counted in its logged steps (2 x agent steps).
+OFFICIAL_CODE = {"eta_schedule": "official", "teacher": "drifting", "repeat_mode": "official", "actor_dist": "normal",
+                 "lambda_order": "reversed", "step_unit": "logged"}
+ex.add_named_config("official_code", OFFICIAL_CODE)
 
 
 @ex.main
-def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, teacher, cross_domain, z_dim,
-         reward_scale, repeat_mode, action_repeat, colour_schedule, device, env_steps, time_limit, render_quality,
-         prefill, train_every, pretrain_updates, batch_size, length, eval_every, eval_episodes, eval_action,
-         checkpoint_every, encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden, units, reward_layers,
-         actor_layers, critic_layers, horizon, actor_dist, actor_entropy, teacher_path, init_from, num_actions,
-         stacked, intrinsic_beta, video_actions, out_dir, compile, gru_layer_norm, cuda_graph):
+def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, eta_decay_steps, eta_floor, eta_delay,
+         teacher, cross_domain, z_dim, reward_scale, repeat_mode, action_repeat, colour_schedule, device, step_unit,
+         env_steps, time_limit, render_quality, prefill, train_every, pretrain_updates, batch_size, length, eval_every,
+         eval_episodes, eval_action, checkpoint_every, encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden,
+         units, reward_layers, actor_layers, critic_layers, horizon, actor_dist, actor_entropy, lambda_order,
+         teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions, out_dir, compile,
+         gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
@@ -132,17 +141,18 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, te
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions,
                          layer_norm=gru_layer_norm),
         reward_layers=reward_layers, units=units, reward_scale=reward_scale, distill=distill,
-        eta_schedule=eta_schedule, eta_max=eta_max, teacher=teacher, cross_domain=cross_domain,
+        eta_schedule=eta_schedule, eta_max=eta_max, eta_decay_steps=eta_decay_steps, eta_floor=eta_floor,
+        eta_delay=eta_delay, teacher=teacher, cross_domain=cross_domain,
         stacked=stacked, video_actions=video_actions, intrinsic_beta=intrinsic_beta,
     )
     behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units,
-                              actor_dist=actor_dist, entropy=actor_entropy)
+                              actor_dist=actor_dist, entropy=actor_entropy, lambda_order=lambda_order)
     env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,
                   render_quality=render_quality, time_limit=time_limit)
     settings = FinetuneConfig(
         env=env, out_dir=out_dir, world_model=world_model, behavior=behavior, teacher_path=teacher_path,
-        init_from=init_from,
-        env_steps=env_steps, colour_schedule=colour_schedule, prefill=prefill, train_every=train_every,
+        init_from=init_from, env_steps=env_steps, step_unit=step_unit, colour_schedule=colour_schedule,
+        prefill=prefill, train_every=train_every,
         pretrain_updates=pretrain_updates, batch_size=batch_size, length=length, eval_every=eval_every,
         eval_episodes=eval_episodes, eval_action=eval_action, checkpoint_every=checkpoint_every, seed=seed,
         device=device, compile=compile, cuda_graph=cuda_graph,

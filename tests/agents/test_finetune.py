@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -136,9 +137,12 @@ def test_apv_loads_the_action_free_video_model_and_finetunes(tmp_path):
     finetuner = Finetuner(config(tmp_path / "ft", env_steps=72, init_from=str(tmp_path / "ckpt"),
                                  world_model=world_model))
     try:
-        saved = load_checkpoint(tmp_path / "ckpt" / "rssm.pt")
-        for key, value in finetuner.model.rssm_af.state_dict().items():
-            assert torch.equal(value, saved[key]), key
+        # encoder, decoder and action-free RSSM come from the video model (released fine_tune, APV's load_modules)
+        for part, module in (("rssm", finetuner.model.rssm_af), ("encoder", finetuner.model.encoder),
+                             ("decoder", finetuner.model.decoder)):
+            saved = load_checkpoint(tmp_path / "ckpt" / f"{part}.pt")
+            for key, value in module.state_dict().items():
+                assert torch.equal(value, saved[key]), (part, key)
         result = finetuner.run(progress_bar=False)
     finally:
         finetuner.close()
@@ -184,3 +188,51 @@ def test_a_checkpoint_acts_again_with_each_kind_of_action(tmp_path, teacher):
         results["mode"]
     with pytest.raises(CheckpointError, match="not a finetuning checkpoint"):
         load_agent(teacher)
+
+
+def test_logged_step_unit_gives_the_released_paper_schedule_by_arithmetic():
+    """The released "1e6 steps" are logged steps (2 x agent steps): 5e5 agent steps, ~1e5 updates, colours
+    switched at 2.5e5 agent steps, an evaluation every 5000 agent steps; a DMC agent step is 4 control steps."""
+    from diswm.scales import FINETUNE
+
+    s = FINETUNE["paper"]
+    paper = FinetuneConfig(env=EnvSpec("walker_walk", repeat_mode="official"), out_dir="unused",
+                           env_steps=s.env_steps, prefill=s.prefill, train_every=s.train_every,
+                           pretrain_updates=s.pretrain_updates, eval_every=s.eval_every)
+    released = replace(paper, step_unit="logged").schedule(control_steps_per_agent_step=4)
+    assert released == {"agent_steps": 500_000, "updates": 100 + 99_500 - 1, "colour_switch_agent_step": 250_000,
+                        "eval_every_agent_steps": 5_000, "evaluations": 101}
+    # counted in control steps, the released repeat would run half the agent steps and updates
+    halved = paper.schedule(control_steps_per_agent_step=4)
+    assert halved["agent_steps"] == 250_000 and halved["colour_switch_agent_step"] == 125_000
+    # with the correct repeat (2 control steps per agent step) both units agree
+    assert paper.schedule(2) == replace(paper, step_unit="logged").schedule(2) == released
+
+
+def test_the_loop_counts_the_budget_in_logged_steps(tmp_path):
+    env = EnvSpec("cartpole_swingup", render_quality="fast", time_limit=24, repeat_mode="official")  # 6 agent steps
+    cfg = config(tmp_path, env=env, step_unit="logged", env_steps=48, prefill=6, eval_every=12, checkpoint_every=24)
+    evals = []
+    result, _ = run(cfg, on_eval=evals.append)
+    assert result["agent_steps"] == 24 and result["env_steps"] == 96  # 48 logged = 24 agent = 96 control steps
+    assert [e["agent_steps"] for e in evals] == [6, 12, 18, 24]  # every 12 logged steps
+    assert [e["colour_set"] for e in evals] == ["train", "test", "test", "test"]  # switched at 24 logged steps
+    expected = cfg.schedule(control_steps_per_agent_step=4)
+    assert (expected["agent_steps"], expected["evaluations"]) == (24, len(evals))
+    with pytest.raises(ValueError, match="step_unit"):
+        replace(cfg, step_unit="frames").validate()
+
+
+def test_stop_when_ends_the_run_at_an_evaluation_and_a_rerun_is_a_no_op(tmp_path):
+    cfg = config(tmp_path, env_steps=480)
+    result, _ = run(cfg, stop_when=lambda record: record["env_steps"] >= 96)
+    assert result["stopped_early"] and result["env_steps"] == 96 and len(result["eval_history"]) == 2
+    again, _ = run(cfg, stop_when=lambda record: False)
+    assert again["env_steps"] == 96 and again["eval_history"] == result["eval_history"]
+
+
+def test_a_teacher_of_another_size_is_refused_naming_the_file(tmp_path, teacher):
+    cfg = config(tmp_path, teacher=teacher)
+    cfg = replace(cfg, world_model=replace(cfg.world_model, z_dim=8, rssm=replace(cfg.world_model.rssm, embed=8)))
+    with pytest.raises(CheckpointError, match=r"encoder\.pt.*z_dim 20 vs z_dim=8"):
+        Finetuner(cfg)

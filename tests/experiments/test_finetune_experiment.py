@@ -22,8 +22,16 @@ def test_every_method_and_scale_constructs():
             if config["distill"]:
                 assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
     official = ex.run("print_config", named_configs=["official_code"], options={"--loglevel": "ERROR"}).config
-    assert (official["eta_schedule"], official["teacher"], official["repeat_mode"], official["actor_dist"]) == (
-        "official", "drifting", "official", "normal")
+    assert (official["eta_schedule"], official["teacher"], official["repeat_mode"], official["actor_dist"],
+            official["lambda_order"], official["step_unit"]) == (
+        "official", "drifting", "official", "normal", "reversed", "logged")
+    for scale, decay in (("smoke", 20), ("cpu", 5_000), ("paper", 50_000)):  # 10% of each budget in agent steps
+        for task, delay in (("walker_walk", decay), ("pusher", decay)):
+            eta = ex.run("print_config", named_configs=["diswm", scale], config_updates={"task": task},
+                         options={"--loglevel": "ERROR"}).config
+            assert (eta["eta_decay_steps"], eta["eta_delay"], eta["eta_floor"]) == (decay, delay, 0.1)
+            assert eta["cross_domain"] == (task == "pusher") and eta["lambda_order"] == "forward"
+            assert eta["step_unit"] == "control"
     dv2 = ex.run("print_config", named_configs=["dv2_finetune"], options={"--loglevel": "ERROR"}).config
     assert dv2["init_from"].endswith("finger_spin/conv/seed_0") and dv2["num_actions"] == 2
     bigger = ex.run("print_config", named_configs=["dv2_finetune"], config_updates={"source": "cheetah_run"},
@@ -52,7 +60,8 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     record = tmp_path / "runs" / str(run._id)
     config = json.loads((record / "config.json").read_text())
     for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta",
-                   "actor_dist", "actor_entropy", "eval_action"):
+                   "actor_dist", "actor_entropy", "eval_action", "eta_decay_steps", "eta_floor", "eta_delay",
+                   "lambda_order", "step_unit"):
         assert switch in config
     metrics = json.loads((record / "metrics.json").read_text())
     assert metrics["eval_return"]["steps"] == [20, 60, 120]

@@ -18,6 +18,10 @@ from torch import nn
 from diswm.agents.optim import ClippedAdam
 from diswm.models import ACTOR_DISTS, RSSM, Actor, ScalarHead
 
+#: ``forward``: the λ-return of imagined step t is the target of step t (DreamerV2). ``reversed``: the released
+#: code's order, in which target t is the λ-return of step H - 2 - t (see :func:`lambda_return`).
+LAMBDA_ORDERS = ("forward", "reversed")
+
 
 @dataclass(frozen=True)
 class BehaviorConfig:
@@ -34,23 +38,33 @@ class BehaviorConfig:
     entropy: float = 1e-4
     slow_update: int = 100  # hard copy of the critic every N updates (slow_target_fraction = 1)
     actor_dist: str = "trunc_normal"  # trunc_normal (DreamerV2) | normal (the released code; see Actor)
+    lambda_order: str = "forward"  # forward (DreamerV2) | reversed (the released code; see lambda_return)
 
     def __post_init__(self) -> None:
         if self.entropy < 0:
             raise ValueError(f"entropy (the actor's entropy weight) must be >= 0, got {self.entropy}")
         if self.actor_dist not in ACTOR_DISTS:
             raise ValueError(f"actor_dist must be one of {ACTOR_DISTS}, got {self.actor_dist!r}")
+        if self.lambda_order not in LAMBDA_ORDERS:
+            raise ValueError(f"lambda_order must be one of {LAMBDA_ORDERS}, got {self.lambda_order!r}")
 
 
-def lambda_return(reward, value, discount, bootstrap, lambda_: float) -> torch.Tensor:
-    """dreamer-torch ``lambda_return`` along axis 0: R_t = r_t + γ_t ((1 - λ) v_{t+1} + λ R_{t+1})."""
+def lambda_return(reward, value, discount, bootstrap, lambda_: float, order: str = "forward") -> torch.Tensor:
+    """λ-returns along axis 0 (DreamerV2, paper Supp. B): R_t = r_t + γ_t ((1 - λ) v_{t+1} + λ R_{t+1}).
+
+    ``order="reversed"`` returns them in the order the released code uses: its
+    ``tools.static_scan_for_lambda_return`` collects the returns from the last step backwards and never
+    flips them, and ``models.ImagBehavior`` stacks them along time, so its target at step t is R_{H-2-t}
+    (the critic at step t regresses onto the return of step H - 2 - t, and the actor pairs step t's
+    discount weight with it).
+    """
     next_values = torch.cat([value[1:], bootstrap[None]], 0)
     inputs = reward + discount * next_values * (1 - lambda_)
     returns, last = [], bootstrap
     for t in reversed(range(len(reward))):
         last = inputs[t] + discount[t] * lambda_ * last
         returns.append(last)
-    return torch.stack(returns[::-1], 0)
+    return torch.stack(returns if order == "reversed" else returns[::-1], 0)
 
 
 class ActorCritic(nn.Module):
@@ -118,7 +132,7 @@ class ActorCritic(nn.Module):
             reward = reward_head(feats)
             discount = torch.full_like(reward, c.discount)
             value = self.slow_critic(feats)
-            target = lambda_return(reward[:-1], value[:-1], discount[:-1], value[-1], c.lambda_)
+            target = lambda_return(reward[:-1], value[:-1], discount[:-1], value[-1], c.lambda_, c.lambda_order)
             weights = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]], 0), 0).detach()
             actor_loss = -(weights[:-1] * (target + c.entropy * entropy[:-1])).mean()
             value_pred = self.critic(feats[:-1].detach())

@@ -42,6 +42,10 @@ from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.models import RSSM, count_parameters
 
 COLOUR_SCHEDULES = ("switch", "train", "test", "none")
+#: what the budget, ``eval_every``, ``checkpoint_every`` and the colour switch count: ``control`` steps of the
+#: simulator, or the released code's ``logged`` steps (action_repeat x agent steps: its "1e6 steps" are 5e5
+#: agent steps, i.e. 2e6 DMC control steps under its double action repeat)
+STEP_UNITS = ("control", "logged")
 #: how a policy turns the actor's distribution into an action: ``sample`` (exploring), ``mode`` (DreamerV2's
 #: evaluation: the truncated normal's mode is its location clipped to [-1, 1]) or ``mean`` (the truncated
 #: normal's mean; for the untruncated ``normal`` actor mean = mode, the official code's evaluation)
@@ -57,17 +61,18 @@ class FinetuneConfig:
     behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
     teacher_path: str | None = None  # pretrained encoder.pt (needed when world_model.distill)
     init_from: str | None = None  # a pretraining folder: start encoder, decoder and RSSM from it (DV2 Finetune)
-    env_steps: int = 1_000_000  # budget in simulator control steps
+    env_steps: int = 1_000_000  # budget, in step_unit
+    step_unit: str = "control"  # control (simulator control steps) | logged (the released code's), STEP_UNITS
     colour_schedule: str = "switch"
     prefill: int = 2500  # agent steps of the random policy, in whole episodes
     train_every: int = 5  # agent steps per training call
     pretrain_updates: int = 100  # updates in the first training call
     batch_size: int = 50
     length: int = 50
-    eval_every: int = 10_000  # env steps
+    eval_every: int = 10_000  # in step_unit
     eval_episodes: int = 10
     eval_action: str = "mode"  # mode (DreamerV2) | mean | sample, see POLICY_ACTIONS
-    checkpoint_every: int = 10_000  # env steps (checkpoints land on episode boundaries)
+    checkpoint_every: int = 10_000  # in step_unit (checkpoints land on episode boundaries)
     seed: int = 0
     device: str = "cpu"
     compile: bool = False  # torch.compile the RSSM and policy step functions (a GPU speed switch)
@@ -78,6 +83,8 @@ class FinetuneConfig:
         self.world_model.validate()
         if self.colour_schedule not in COLOUR_SCHEDULES:
             raise ValueError(f"colour_schedule={self.colour_schedule!r}; expected one of {COLOUR_SCHEDULES}")
+        if self.step_unit not in STEP_UNITS:
+            raise ValueError(f"step_unit={self.step_unit!r}; expected one of {STEP_UNITS}")
         if self.eval_action not in POLICY_ACTIONS:
             raise ValueError(f"eval_action={self.eval_action!r}; expected one of {POLICY_ACTIONS}")
         if self.world_model.distill and not self.teacher_path:
@@ -88,26 +95,63 @@ class FinetuneConfig:
         if self.length < 2 or self.prefill < 0 or self.pretrain_updates < 1:
             raise ValueError("length >= 2, prefill >= 0 and pretrain_updates >= 1 are needed")
 
-    def colour_set(self, env_steps: int) -> str:
+    def steps(self, env_steps: int, agent_steps: int) -> int:
+        """Progress in ``step_unit``: simulator control steps, or the released code's logged steps."""
+        return env_steps if self.step_unit == "control" else self.env.action_repeat * agent_steps
+
+    def colour_set(self, steps: int) -> str:
+        """The training colour set after ``steps`` (in ``step_unit``): the test set from mid-budget on."""
         if self.colour_schedule == "switch":
-            return "train" if env_steps < self.env_steps / 2 else "test"
+            return "train" if steps < self.env_steps / 2 else "test"
         return self.colour_schedule
+
+    def schedule(self, control_steps_per_agent_step: int) -> dict[str, int]:
+        """The run's schedule by arithmetic, for an environment whose agent step takes
+        ``control_steps_per_agent_step`` control steps (2, or 4 for DMC under the released double repeat),
+        ignoring that the loop acts on episode boundaries: agent steps, updates, the agent step of the colour
+        switch and the number of evaluations. Uses the loop's own :meth:`steps` and training rule."""
+        def first_agent_step(target: float) -> int:  # the first agent step whose progress reaches target
+            low, high = 0, 1
+            while self.steps(high * control_steps_per_agent_step, high) < target:
+                high *= 2
+            while low < high:
+                middle = (low + high) // 2
+                if self.steps(middle * control_steps_per_agent_step, middle) >= target:
+                    high = middle
+                else:
+                    low = middle + 1
+            return low
+
+        agent_steps = first_agent_step(self.env_steps)
+        prefill = min(self.prefill, agent_steps)
+        # exploring agent step s (prefill < s <= agent_steps) trains when (s - 1) % train_every == 0
+        calls = (agent_steps - 1) // self.train_every - (prefill - 1) // self.train_every
+        prefill_progress = self.steps(prefill * control_steps_per_agent_step, prefill)
+        # one after the prefill, one at every later multiple of eval_every, one at the end of the budget
+        evaluations = 1 + self.env_steps // self.eval_every - prefill_progress // self.eval_every \
+            + bool(self.env_steps % self.eval_every)
+        return {"agent_steps": agent_steps, "updates": self.pretrain_updates + calls - 1 if calls else 0,
+                "colour_switch_agent_step": first_agent_step(self.env_steps / 2)
+                if self.colour_schedule == "switch" else None,
+                "eval_every_agent_steps": first_agent_step(self.eval_every), "evaluations": evaluations}
 
 
 def load_pretrained(model: WorldModel, folder: Path) -> None:
-    """Start from a pretraining run: DV2 Finetune (official ``naive_fine_tune``) loads encoder, decoder and
-    RSSM; APV (``fine_tune``) loads the encoder and the action-free RSSM at the bottom of its stack.
+    """Start from a pretraining run (released ``dreamer.py`` main, "Load checkpoints"): DV2 Finetune
+    (``naive_fine_tune``) loads encoder, decoder and RSSM; APV (``fine_tune``) loads encoder, decoder and the
+    action-free RSSM at the bottom of its stack (APV's own ``load_modules``), the decoder then reading the new
+    action-conditional RSSM's features.
 
     The action space is the larger of source and target (paper §4): the RSSM's input layer keeps the
     pretrained weights for the state and the source's action inputs; extra target action inputs keep
     their fresh initialisation, and a smaller target's actions are zero-padded.
     """
     model.encoder.load_state_dict(load_checkpoint(folder / "encoder.pt"))
+    model.decoder.load_state_dict(load_checkpoint(folder / "decoder.pt"))
     rssm = load_checkpoint(folder / "rssm.pt")
     if model.rssm_af is not None:  # APV: the pretrained action-free model is the bottom of the stack
         model.rssm_af.load_state_dict(rssm)
         return
-    model.decoder.load_state_dict(load_checkpoint(folder / "decoder.pt"))
     pretrained, current = rssm["img_in.weight"], model.rssm.img_in.weight
     if pretrained.shape != current.shape:
         if pretrained.shape[0] != current.shape[0] or pretrained.shape[1] > current.shape[1]:
@@ -117,6 +161,22 @@ def load_pretrained(model: WorldModel, folder: Path) -> None:
         grown[:, : pretrained.shape[1]] = pretrained
         rssm["img_in.weight"] = grown
     model.rssm.load_state_dict(rssm)
+
+
+def load_teacher(teacher: torch.nn.Module, path: Path) -> None:
+    """Load a pretrained β-VAE encoder (``encoder.pt``) as the distillation teacher; a teacher of another
+    size (z_dim or channel widths) is refused with the file and both shapes named."""
+    state = load_checkpoint(path)
+    expected = teacher.state_dict()
+    if set(state) != set(expected):
+        raise CheckpointError(f"{path} is not a β-VAE encoder (keys {sorted(state)[:4]}...)")
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{path}: teacher {key} has shape {tuple(value.shape)}, this run needs {tuple(expected[key].shape)} "
+                f"(teacher z_dim {state['head.weight'].shape[0] // 2} vs z_dim={expected['head.weight'].shape[0] // 2}"
+                ", or other encoder widths)")
+    teacher.load_state_dict(state)
 
 
 class AgentPolicy:
@@ -179,6 +239,7 @@ class Progress:
     trained: bool = False  # the first training call (pretrain_updates) has happened
     initial_step: int = 0  # agent steps when training started (the official frozen η step)
     evaluations: int = 0
+    stopped_early: bool = False  # the run's stop_when ended it before the budget
     next_eval: int = 0
     next_checkpoint: int = 0
     eval_history: list[dict[str, Any]] = field(default_factory=list)
@@ -200,7 +261,7 @@ class Finetuner:
                              f"has {num_actions} actions")
         self.model = WorldModel(c.world_model)
         if self.model.teacher is not None:
-            self.model.teacher.load_state_dict(load_checkpoint(c.teacher_path))
+            load_teacher(self.model.teacher, Path(c.teacher_path))
         if c.init_from is not None:
             load_pretrained(self.model, Path(c.init_from))
         self.model.to(self.device)
@@ -283,7 +344,7 @@ class Finetuner:
     def evaluate(self) -> dict[str, Any]:
         p, c = self.progress, self.config
         policy = AgentPolicy(self.model, self.behavior, self.device, action=c.eval_action)
-        colour_set = self.eval_env.evaluation_set(c.colour_set(p.env_steps))
+        colour_set = self.eval_env.evaluation_set(c.colour_set(self.steps))
         returns, successes = [], []
         started = time.perf_counter()
         for i in range(c.eval_episodes):
@@ -300,6 +361,11 @@ class Finetuner:
         p.eval_history.append(record)  # no timings in the history: a resumed run must reproduce it exactly
         return {**record, "seconds_per_episode": (time.perf_counter() - started) / c.eval_episodes}
 
+    @property
+    def steps(self) -> int:
+        """Progress in the config's ``step_unit``."""
+        return self.config.steps(self.progress.env_steps, self.progress.agent_steps)
+
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per part (Table C counts the agent: world model without the teacher, actor, critic)."""
         teacher = count_parameters(self.model.teacher) if self.model.teacher is not None else 0
@@ -313,7 +379,11 @@ class Finetuner:
     def run(self, on_episode: Callable[[dict[str, Any]], None] | None = None,
             on_eval: Callable[[dict[str, Any]], None] | None = None,
             on_update: Callable[[int, dict[str, float]], None] | None = None,
-            stop_after_episodes: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
+            stop_after_episodes: int | None = None, progress_bar: bool = True,
+            stop_when: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """Train until the budget (``env_steps`` in ``step_unit``) is spent, or until ``stop_when`` (called with
+        every evaluation record) returns True; either way a last checkpoint is saved. ``stop_after_episodes``
+        interrupts (a later run resumes)."""
         c = self.config
         self.resume()
         p = self.progress
@@ -323,31 +393,33 @@ class Finetuner:
         if progress_bar:
             from tqdm import tqdm
 
-            bar = tqdm(total=c.env_steps, initial=p.env_steps, desc=f"finetune {c.env.task}", unit="step")
+            bar = tqdm(total=c.env_steps, initial=self.steps, desc=f"finetune {c.env.task}", unit="step")
         try:
             while True:
-                if p.env_steps >= p.next_eval and p.agent_steps >= c.prefill:
+                if self.steps >= p.next_eval and p.agent_steps >= c.prefill:
                     record = self.evaluate()
-                    p.next_eval = (p.env_steps // c.eval_every + 1) * c.eval_every  # the next multiple
+                    p.next_eval = (self.steps // c.eval_every + 1) * c.eval_every  # the next multiple
                     if on_eval is not None:
                         on_eval(record)
-                if p.env_steps >= c.env_steps:
+                    if stop_when is not None and stop_when(record):
+                        p.stopped_early = True
+                if self.steps >= c.env_steps or p.stopped_early:
                     break
                 prefilling = p.agent_steps < c.prefill
                 started = time.perf_counter()
                 seed = episode_seed(c.seed, p.episodes, TRAIN_STREAM)
                 updates_before = p.updates
                 if prefilling:
-                    episode = rollout(self.train_env, random_policy, seed=seed, colour_set=c.colour_set(p.env_steps))
+                    episode = rollout(self.train_env, random_policy, seed=seed, colour_set=c.colour_set(self.steps))
                     p.agent_steps += len(episode["image"]) - 1
                 else:
-                    episode = rollout(self.train_env, explore, seed=seed, colour_set=c.colour_set(p.env_steps))
+                    episode = rollout(self.train_env, explore, seed=seed, colour_set=c.colour_set(self.steps))
                 self.replay.add(episode)
                 p.episodes += 1
                 steps = int(episode["env_steps"].sum())
                 p.env_steps += steps
                 if bar is not None:
-                    bar.update(steps)
+                    bar.update(self.steps - bar.n)
                     bar.set_postfix(ret=f"{episode['reward'].sum():.1f}", updates=p.updates)
                 if on_update is not None and p.updates > updates_before:
                     on_update(p.updates, self.last_metrics)
@@ -355,8 +427,8 @@ class Finetuner:
                     on_episode({"episode": p.episodes, "env_steps": p.env_steps, "agent_steps": p.agent_steps,
                                 "return": float(episode["reward"].sum()), "prefill": prefilling,
                                 "fps": steps / (time.perf_counter() - started)})
-                if p.env_steps >= p.next_checkpoint:
-                    p.next_checkpoint = p.env_steps + c.checkpoint_every
+                if self.steps >= p.next_checkpoint:
+                    p.next_checkpoint = self.steps + c.checkpoint_every
                     self.save()
                 if stop_after_episodes is not None and p.episodes >= stop_after_episodes:
                     return {"interrupted": True, **asdict(p)}

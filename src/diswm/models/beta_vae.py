@@ -2,7 +2,9 @@
 
 The encoder maps a 64x64 frame to a ``z_dim`` Gaussian and returns ``(mean, logvar, sample)``; the
 sample is the world model's embedding. The decoder reconstructs the frame from the RSSM feature
-(``[stoch, deter]``) through a ``z_dim`` bottleneck. Weights: Kaiming-normal, zero bias, as official.
+(``[stoch, deter]``) through a ``z_dim`` bottleneck. Weights as the released code (:func:`kaiming_init`):
+Kaiming-normal with zero bias for convolutions and linear layers, PyTorch's default for the transposed
+convolutions.
 
 Reference: Higgins et al., "β-VAE", ICLR 2017; Wang et al., DisWM, ICCV 2025 (§3, Table D).
 """
@@ -14,8 +16,11 @@ from torch import nn
 
 
 def kaiming_init(module: nn.Module) -> None:
+    """Kaiming-normal weights and zero biases for ``Linear`` and ``Conv2d`` layers only, as the released
+    ``beta_vae.kaiming_init``: the decoder's ``ConvTranspose2d`` layers keep PyTorch's default
+    initialisation (uniform weights, non-zero biases)."""
     for layer in module.modules():
-        if isinstance(layer, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+        if isinstance(layer, nn.Linear | nn.Conv2d):
             nn.init.kaiming_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
 
