@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures ship-results bench bench-gpu lint lock clean-venv omniboard
+.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard
 
 setup: $(STAMP)
 
@@ -48,6 +48,13 @@ bench: setup
 bench-gpu: setup
 	bash bench/gpu.sh bench/results
 	$(PY) -m bench.act_speed --device cuda
+
+# Parity with the released code (a checkout of github.com/qiwang067/DisWM in OFFICIAL): report, and the golden
+# file that `make test` checks (tests/test_official_parity.py) without the released code.
+OFFICIAL ?= ../DisWM
+parity: setup
+	$(PY) -m bench.official_parity --official $(OFFICIAL) --out bench/results/official_parity.json \
+		--write-golden tests/golden/official_parity.pt
 
 lint: setup
 	$(VENV)/bin/ruff check src experiments paper_figures tests bench
