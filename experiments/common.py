@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
 import subprocess
+import threading
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -54,13 +57,36 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
 
 
 def run_command_line(experiment: Experiment, argv: list[str]) -> int:
-    """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code."""
+    """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code.
+
+    SIGTERM (what ``timeout``, Ray and Docker send) is handled like Ctrl-C: the run's record is marked
+    INTERRUPTED instead of staying RUNNING, and the stages' checkpoints, written atomically, stay consistent.
+    """
     attach_observers(experiment)
     try:
-        run = experiment.run_commandline([experiment.path, *argv])
+        with sigterm_as_interrupt():
+            run = experiment.run_commandline([experiment.path, *argv])
     finally:  # leave no observer behind on the module-level experiment (later runs in this process choose theirs)
         experiment.observers.clear()
     return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt (as SIGINT does); the old handler is restored after.
+    Only in the main thread, where Python delivers signals; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def mongo_observer(url: str):

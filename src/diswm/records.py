@@ -5,6 +5,7 @@ files needs no Sacred."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ def finetune_records(runs_dir: Path | str) -> list[dict[str, Any]]:
             run = json.loads((folder / "run.json").read_text())
             config = json.loads((folder / "config.json").read_text())
             metrics = json.loads((folder / "metrics.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue  # a run that died before writing its files
+        except (FileNotFoundError, json.JSONDecodeError) as error:  # killed before or while writing its files
+            print(f"[records] skipped {folder}: {error.__class__.__name__}: {error}", file=sys.stderr)
+            continue
         info = json.loads((folder / "info.json").read_text()) if (folder / "info.json").is_file() else {}
         end = run.get("stop_time") or run.get("heartbeat")
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(run["start_time"])).total_seconds() \
