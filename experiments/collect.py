@@ -4,14 +4,24 @@
     python -m experiments.collect with reacher_easy paper seed=1
 
 Records land in ``runs/collect/<id>/`` (and MongoDB when ``$DISWM_MONGO_URL`` is set); the episodes in
-``out_dir`` (default ``data/<scale>/<task>/<colour_schedule>/seed_<seed>``). Rerunning the same
-command resumes an interrupted collection.
+``out_dir`` (default ``data/<scale>/<task>/<colour_schedule>/seed_<seed>``, and
+``<colour_schedule>_checkpoint`` for a trained agent's videos). Rerunning the same command resumes an
+interrupted collection.
+
+The policy is uniform random by default (``videos=random`` in ``diswm pretrain``; the paper's videos are a
+learning agent's replay instead: ``diswm source_agent``). ``policy=checkpoint policy_checkpoint=PATH`` acts
+with a trained agent (a ``latest.pt`` of ``diswm finetune`` or ``diswm source_agent`` for the same task),
+sampling its actions as when it explored, seeded per episode so that a resumed collection stays exact.
 """
 
 from __future__ import annotations
 
 import sys
 
+import numpy as np
+import torch
+
+from diswm.checkpoint import file_sha256
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
 from diswm.scales import COLLECT, SCALE_NAMES, check_scale
@@ -36,9 +46,11 @@ def config():
     max_delta = 0.2  # half-width of the colour box around each set's base RGB
     step_std = None  # per-control-step colour random walk (None: 0.2 for DMC, 0 for Pusher, as official)
     size = 64  # image height and width
-    policy = "random"  # random | checkpoint (a trained agent, policy_checkpoint=PATH)
-    policy_checkpoint = None  # path of an agent checkpoint when policy=checkpoint
-    out_dir = str(outputs_home() / "data" / scale / task / colour_schedule / f"seed_{seed}")  # episode folder
+    policy = "random"  # random | checkpoint (a trained agent acting: policy_checkpoint=PATH)
+    policy_checkpoint = None  # latest.pt of a finetune or source_agent run on this task, when policy=checkpoint
+    # episode folder; a trained agent's videos get their own (<colour_schedule>_checkpoint)
+    out_dir = str(outputs_home() / "data" / scale / task / (colour_schedule if policy == "random" else
+                                                             f"{colour_schedule}_{policy}") / f"seed_{seed}")
 
 
 for _task in SOURCE_TASKS:
@@ -54,9 +66,14 @@ def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_qua
         task=task, seed=seed, size=size, action_repeat=action_repeat, repeat_mode=repeat_mode,
         max_delta=max_delta, step_std=step_std, render_quality=render_quality, time_limit=time_limit,
     )
+    agent = None
+    if policy == "checkpoint" and policy_checkpoint is not None:
+        agent = agent_policy(policy_checkpoint, task)
+        _run.info["policy_checkpoint"] = {"path": policy_checkpoint, "sha256": file_sha256(policy_checkpoint)}
     settings = CollectConfig(
         env=env, out_dir=out_dir, num_episodes=num_episodes, colour_schedule=colour_schedule,
         policy=policy, policy_checkpoint=policy_checkpoint,
+        policy_sha256=file_sha256(policy_checkpoint) if agent is not None else None,
     )
     _run.info.update(provenance())
 
@@ -64,7 +81,7 @@ def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_qua
         _run.log_scalar("episode_return", record["return"], index)
         _run.log_scalar("episode_env_steps", record["env_steps"], index)
 
-    result = collect(settings, on_episode=log)
+    result = collect(settings, on_episode=log, policy=agent)
     manifest = f"{out_dir}/dataset.json"
     _run.add_artifact(manifest, "dataset.json")
     _run.info["dataset"] = {
@@ -79,6 +96,32 @@ def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_qua
         "env_steps": result.env_steps,
         "mean_return": sum(ep["return"] for ep in result.episodes) / len(result.episodes),
     }
+
+
+class SeededAgentPolicy:
+    """A trained agent's exploring policy (:class:`diswm.agents.finetune.AgentPolicy`, actions sampled)
+    whose samples are seeded from each episode's generator, so that episode ``i`` is the same on a resume."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def reset(self, rng: np.random.Generator) -> None:
+        torch.manual_seed(int(rng.integers(2**62)))
+        self.policy.reset(rng)
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        return self.policy.act(observation)
+
+
+def agent_policy(checkpoint: str, task: str, device: str = "cpu") -> SeededAgentPolicy:
+    """The exploring policy of the agent in ``checkpoint`` (a finetuning ``latest.pt``), which must have
+    learnt ``task``."""
+    from diswm.agents.finetune import AgentPolicy, load_agent
+
+    config, model, behavior = load_agent(checkpoint, device)
+    if config.env.task != task:
+        raise ValueError(f"policy_checkpoint {checkpoint} is an agent for {config.env.task}, not for task={task}")
+    return SeededAgentPolicy(AgentPolicy(model, behavior, torch.device(device), action="sample"))
 
 
 def run_cli(argv: list[str]) -> int:

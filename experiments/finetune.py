@@ -5,8 +5,9 @@ and the baselines as named configurations of the same parts.
     python -m experiments.finetune with dreamerv2 cpu task=reacher_easy
 
 DisWM reads the teacher ``checkpoints/pretrain/<scale>/<source>/beta<β2>/seed_<pretrain_seed>/encoder.pt``
-(``diswm pretrain``). Outputs go to ``checkpoints/finetune/<scale>/<source>_to_<task>/<method>/seed_<seed>/``
-(``latest.pt``, ``train_eps/``); rerunning the same command resumes.
+(``diswm pretrain``, on the source agent's replay videos; ``videos=random``: ``beta<β2>_random``, pretrained on
+a random policy's videos). Outputs go to ``checkpoints/finetune/<scale>/<source>_to_<task>/<method>/seed_<seed>/``
+(``<method>_random`` with ``videos=random``; ``latest.pt``, ``train_eps/``); rerunning the same command resumes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
 from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
+from experiments.pretrain import video_model_tag
 
 ex = new_experiment("finetune")
 
@@ -52,6 +54,7 @@ def config():
     beta = 0.015  # β: disentanglement constraint on the student encoder
     pretrain_beta = 0.015  # β2 of the teacher's pretraining run (selects its checkpoint folder)
     pretrain_seed = 0  # seed of the teacher's pretraining run
+    videos = "dreamerv2_replay"  # the teacher's (or conv video model's) videos: dreamerv2_replay (paper) | random
     eta_max = 0.1  # η at the start of the schedule
     eta_schedule = "paper"  # paper (0.1 -> 0.01) | official (frozen step: 0.095 DMC, none cross-domain)
     eta_decay_steps = FINETUNE[check_scale(scale)].eta_decay_steps  # agent steps of η's linear decay (paper: 50k)
@@ -99,16 +102,16 @@ def config():
     intrinsic_beta = 0.0  # APV's video-based intrinsic bonus weight
     cuda_graph = device == "cuda" and not stacked  # replay each update as one CUDA graph (not for APV's stack)
     video_actions = ACTION_DIMS[source] if stacked else 0  # zero action inputs of the action-free RSSM
-    init_from = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / "conv"
-                    / f"seed_{pretrain_seed}") if init_pretrained else None
+    init_from = str(outputs_home() / "checkpoints" / "pretrain" / scale / source
+                    / video_model_tag("conv", 0.0, 20, videos) / f"seed_{pretrain_seed}") if init_pretrained else None
     # DV2 Finetune: the larger of source and target action spaces (the pretrained RSSM takes actions)
     num_actions = max(ACTION_DIMS[task], ACTION_DIMS[source]) if init_pretrained and not stacked \
         else ACTION_DIMS[task]
-    teacher_tag = f"beta{pretrain_beta:g}" + (f"_z{z_dim}" if z_dim != 20 else "")  # the pretrain run's folder
+    teacher_tag = video_model_tag("beta_vae", pretrain_beta, z_dim, videos)  # the pretrain run's folder
     teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / teacher_tag
                        / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
-    out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}" / method
-                  / f"seed_{seed}")
+    out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}"
+                  / (method + ("_random" if videos == "random" else "")) / f"seed_{seed}")
 
 
 for _method, _values in METHODS.items():

@@ -1,24 +1,55 @@
 """Sacred experiment ``pretrain``: the action-free β-VAE video model on a source task's distracting videos.
 
     python -m experiments.pretrain with cheetah_run smoke       # or: diswm pretrain with cheetah_run smoke
+    python -m experiments.pretrain with cheetah_run smoke videos=random
 
-Reads ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>`` (``diswm collect``); writes
-``checkpoints/pretrain/<scale>/<task>/<beta<β2> | conv>/seed_<seed>/`` with ``<updates>/{encoder,decoder,rssm}.pt``, the
-final ``encoder.pt`` (the distillation teacher) and a resumable ``latest.pt``. Rerun to resume.
+``videos`` picks the videos:
+
+* ``dreamerv2_replay`` (default, the paper's recipe): the replay of a DreamerV2 agent learning the source task,
+  ``data/<scale>/<task>/dreamerv2_replay/seed_<video_seed>`` (``diswm source_agent``);
+* ``random``: a uniform random policy's videos, ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>``
+  (``diswm collect``).
+
+The dataset is checked first (its manifest's provenance policy, task, colour schedule, completeness); a dataset
+that is not the one asked for is refused with one line, before anything is written. Writes
+``checkpoints/pretrain/<scale>/<task>/<model_tag>/seed_<seed>/`` (:func:`video_model_tag`) with
+``<updates>/{encoder,decoder,rssm}.pt``, the final ``encoder.pt`` (the distillation teacher) and a resumable
+``latest.pt``. Rerun to resume.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import file_sha256
+from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
 from diswm.models import RSSMConfig
 from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
 from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
+
+#: ``videos`` -> the provenance policy its datasets' manifests must name
+VIDEOS = {"dreamerv2_replay": "dreamerv2_replay", "random": "random"}
+
+
+def video_model_tag(image_model: str, beta: float, z_dim: int, videos: str) -> str:
+    """Folder name of a video model under ``checkpoints/pretrain/<scale>/<task>/``: ``beta<β2:g>`` (β-VAE) or
+    ``conv``, then ``_z<z_dim>`` when z_dim is not 20, then ``_random`` for random-policy videos (none for the
+    default replay videos), e.g. ``beta0.015``, ``beta0_z5``, ``conv_random``, ``beta0.015_z100_random``."""
+    if videos not in VIDEOS:
+        raise ValueError(f"videos={videos!r}; expected one of {sorted(VIDEOS)}")
+    return ((f"beta{beta:g}" if image_model == "beta_vae" else "conv") + (f"_z{z_dim}" if z_dim != 20 else "")
+            + ("_random" if videos == "random" else ""))
+
+
+def video_dir(scale: str, task: str, videos: str, video_seed: int, colour_schedule: str) -> Path:
+    """Where the videos of ``videos`` are: ``data/<scale>/<task>/dreamerv2_replay/seed_<video_seed>`` (the
+    source agent's) or ``data/<scale>/<task>/<colour_schedule>/seed_<video_seed>`` (random collection)."""
+    kind = "dreamerv2_replay" if videos == "dreamerv2_replay" else colour_schedule
+    return outputs_home() / "data" / scale / task / kind / f"seed_{video_seed}"
+
 
 ex = new_experiment("pretrain")
 #: the DreamerV2 video model that DV2 Finetune starts from
@@ -30,15 +61,15 @@ def config():
     task = "cheetah_run"  # source task of the videos
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN)
     seed = 0  # seeds torch, the batch sampler and the model initialisation
-    video_seed = 0  # which collected dataset
-    colour_schedule = "switch"  # which collected dataset (see the collect experiment)
-    data_dir = str(outputs_home() / "data" / check_scale(scale) / task / colour_schedule / f"seed_{video_seed}")
+    videos = "dreamerv2_replay"  # dreamerv2_replay (a learning agent's replay: the paper) | random (uniform policy)
+    video_seed = 0  # seed of the source-agent run (or of the random collection)
+    colour_schedule = "switch"  # the videos' colour schedule (train colours, then test colours); checked
+    data_dir = str(video_dir(check_scale(scale), task, videos, video_seed, colour_schedule))
     beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
     cnn_depth = NETS[scale].cnn_depth  # conv image model depth
     z_dim = 20  # β-VAE latent size
-    # folder name of this video model (z_dim only when not the paper's 20, so existing folders keep their names)
-    model_tag = (f"beta{beta:g}" if image_model == "beta_vae" else "conv") + (f"_z{z_dim}" if z_dim != 20 else "")
+    model_tag = video_model_tag(image_model, beta, z_dim, videos)  # folder name of this video model
     out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / model_tag / f"seed_{seed}")
     batch_size = PRETRAIN[scale].batch_size  # sequences per batch
     length = PRETRAIN[scale].length  # frames per sequence
@@ -63,15 +94,27 @@ for _scale in SCALE_NAMES:
     ex.add_named_config(_scale, {"scale": _scale})
 
 
+def missing_videos(data_dir: str, videos: str, task: str, scale: str, video_seed: int, colour_schedule: str) -> str:
+    """The line for a missing dataset, with the command that makes it."""
+    if videos == "dreamerv2_replay":
+        return (f"no source-agent run at {data_dir}; run `diswm source_agent with task={task} {scale} "
+                f"seed={video_seed}` first (or pretrain on random-policy videos: videos=random)")
+    return (f"no dataset at {data_dir}; collect it first with `diswm collect with task={task} {scale} "
+            f"seed={video_seed} colour_schedule={colour_schedule}`")
+
+
 @ex.main
-def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_every, log_every, z_dim, beta,
-         image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths, stoch, deter, hidden, num_actions, lr,
-         device, compile):
-    manifest = Path(data_dir) / "dataset.json"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"no dataset at {data_dir}; collect it first with `diswm collect with ...`")
+def main(_run, task, scale, videos, video_seed, colour_schedule, seed, data_dir, out_dir, batch_size, length, updates,
+         checkpoint_every, log_every, z_dim, beta, image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths,
+         stoch, deter, hidden, num_actions, lr, device, compile):
+    if videos not in VIDEOS:
+        raise ValueError(f"videos={videos!r}; expected one of {sorted(VIDEOS)}")
+    dataset = check_video_dataset(  # before anything is written: a wrong dataset is refused with one line
+        data_dir, policy=VIDEOS[videos], task=task, colour_schedule=colour_schedule,
+        missing=missing_videos(data_dir, videos, task, scale, video_seed, colour_schedule))
+    manifest = Path(data_dir) / MANIFEST
     if num_actions is None:
-        num_actions = json.loads(manifest.read_text())["action_dim"]
+        num_actions = dataset["action_dim"]
     settings = PretrainConfig(
         data_dir=data_dir, out_dir=out_dir, num_actions=num_actions, z_dim=z_dim, beta=beta, kl_scale=kl_scale,
         image_model=image_model, cnn_depth=cnn_depth,
@@ -81,6 +124,8 @@ def main(_run, seed, data_dir, out_dir, batch_size, length, updates, checkpoint_
         device=device, compile=compile,
     )
     _run.info.update(provenance())
+    _run.info["videos"] = {"kind": videos, "manifest": str(manifest), "sha256": file_sha256(manifest),
+                           "provenance": manifest_provenance(dataset)}
 
     def log(update, metrics):
         if update % log_every == 0 or update == updates:

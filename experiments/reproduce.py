@@ -1,10 +1,16 @@
 """``diswm reproduce <table|figure> --scale smoke|cpu|paper --seeds N``: run every stage each cell needs
-(collect the source videos, pretrain once per source and reuse, finetune), skip cells that already have a
+(make the source videos, pretrain once per source and reuse, finetune), skip cells that already have a
 completed record, resume interrupted ones, then aggregate to ``results/<item>_<scale>.csv`` and a
 Markdown table with our mean ± sd beside the paper's number.
 
-The stages form three levels: the distinct ``collect`` runs, the distinct ``pretrain`` runs (each used by
-every cell of its source), then one ``finetune`` per unfinished cell and seed. ``--launcher local`` runs
+The videos are the paper's recipe by default: the replay of a DreamerV2 agent learning the source task
+(``diswm source_agent``, one run per source and scale, shared by every cell that pretrains on that source:
+DisWM and no_disentangle's teachers, and the conv video models of DV2 Finetune and APV). ``--videos random``
+plans uniform random-policy collections (``diswm collect``) and the ``videos=random`` teachers instead.
+
+The stages form three levels: the distinct video runs (``source_agent``, or ``collect``), the distinct
+``pretrain`` runs (each used by every cell of its source), then one ``finetune`` per unfinished cell and
+seed. ``--launcher local`` runs
 them one after another and needs nothing; ``--launcher ray`` runs each level's stages as Ray tasks in
 parallel (one GPU each when the cluster has GPUs, else one CPU), on a local Ray instance or on the cluster
 at ``--address`` (whose nodes must see this checkout and ``DISWM_HOME`` at the same paths). Every stage
@@ -31,45 +37,58 @@ from experiments.paper import ITEMS, Cell, PaperItem
 
 TEACHER_METHODS = {"diswm": 0.015, "no_disentangle": 0.0}  # method -> β2 of the teacher it distils
 CONV_METHODS = ("dv2_finetune", "apv")  # start from the source's conv video model
+VIDEO_KINDS = ("dreamerv2_replay", "random")  # the pretrain experiment's `videos`; the first is the default
 
 
-def stages(cell: Cell, scale: str, seed: int) -> list[tuple[str, list[str]]]:
+def uses_videos(method: str) -> bool:
+    """Whether ``method`` starts from a video model pretrained on the source's videos."""
+    return method in TEACHER_METHODS or method in CONV_METHODS
+
+
+def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> list[tuple[str, list[str]]]:
     overrides = [f"{k}={v}" for k, v in cell.overrides]
     z_dim = [f"z_dim={v}" for k, v in cell.overrides if k == "z_dim"]
+    random = ["videos=random"] if videos == "random" else []  # the replay videos are every stage's default
     plan: list[tuple[str, list[str]]] = []
-    if cell.method in TEACHER_METHODS or cell.method in CONV_METHODS:
-        plan.append(("collect", ["with", f"task={cell.source}", scale]))
+    if uses_videos(cell.method):
+        plan.append(("collect", ["with", f"task={cell.source}", scale]) if random else
+                    ("source_agent", ["with", f"task={cell.source}", scale]))
     if cell.method in TEACHER_METHODS:
         plan.append(("pretrain", ["with", f"task={cell.source}", scale, f"beta={TEACHER_METHODS[cell.method]}",
-                                  *z_dim]))
+                                  *z_dim, *random]))
     if cell.method in CONV_METHODS:
-        plan.append(("pretrain", ["with", "conv", f"task={cell.source}", scale]))
+        plan.append(("pretrain", ["with", "conv", f"task={cell.source}", scale, *random]))
     plan.append(("finetune", ["with", cell.method, scale, f"source={cell.source}", f"task={cell.task}",
-                              f"seed={seed}", *overrides]))
+                              f"seed={seed}", *overrides, *(random if uses_videos(cell.method) else [])]))
     return plan
 
 
-def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int) -> bool:
+def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> bool:
+    """Whether a finetune record is this cell's run. For methods that pretrain, its videos must be ``videos``
+    (a record without a ``videos`` setting predates the source agent: its teacher saw random videos)."""
     config = record["config"]
     wanted = {"method": cell.method, "source": cell.source, "task": cell.task, "scale": scale, "seed": seed,
               **dict(cell.overrides)}
+    if uses_videos(cell.method) and config.get("videos", "random") != videos:
+        return False
     return all(config.get(k) == v for k, v in wanted.items())
 
 
 Stage = tuple[str, list[str]]  # (experiment, Sacred command-line arguments)
-STAGE_ORDER = ("collect", "pretrain", "finetune")
+STAGE_ORDER = ("collect", "source_agent", "pretrain", "finetune")
 
 
-def plan(item: PaperItem, scale: str, seeds: int, runs_dir: Path) -> list[list[Stage]]:
-    """The stages still to run, in dependency levels (collect, pretrain, finetune), each stage once."""
+def plan(item: PaperItem, scale: str, seeds: int, runs_dir: Path, videos: str = "dreamerv2_replay"
+         ) -> list[list[Stage]]:
+    """The stages still to run, in dependency levels (videos, pretrain, finetune), each stage once."""
     records = finetune_records(runs_dir)
     levels: dict[str, list[Stage]] = {name: [] for name in STAGE_ORDER}
     for cell in item.cells:
         for seed in range(seeds):
-            if any(r["status"] == "COMPLETED" and matches(r, cell, scale, seed) for r in records):
+            if any(r["status"] == "COMPLETED" and matches(r, cell, scale, seed, videos) for r in records):
                 print(f"[reproduce] {item.name}: {cell.label} seed {seed}: finished record exists, skipped")
                 continue
-            for stage, argv in stages(cell, scale, seed):
+            for stage, argv in stages(cell, scale, seed, videos):
                 if (stage, argv) not in levels[stage]:
                     levels[stage].append((stage, argv))
     return [levels[name] for name in STAGE_ORDER if levels[name]]
@@ -123,17 +142,19 @@ def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None
 LAUNCHERS: dict[str, Callable[..., None]] = {"local": launch_local, "ray": launch_ray}
 
 
-def run_item(item: PaperItem, scale: str, seeds: int, runs_dir: Path, launcher: str = "local", **options) -> None:
+def run_item(item: PaperItem, scale: str, seeds: int, runs_dir: Path, launcher: str = "local",
+             videos: str = "dreamerv2_replay", **options) -> None:
     """Run every unfinished cell of ``item`` with ``launcher`` (``local`` or ``ray``; ``options`` go to it)."""
-    LAUNCHERS[launcher](plan(item, scale, seeds, runs_dir), item.name, **options)
+    LAUNCHERS[launcher](plan(item, scale, seeds, runs_dir, videos), item.name, **options)
 
 
-def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, Any]]) -> list[str]:
+def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, Any]],
+              videos: str = "dreamerv2_replay") -> list[str]:
     """Table C: measured training env steps and time (all records of a cell, resumed parts summed),
     inference time per evaluation episode and parameters (world model without the teacher, actor, critic)."""
     table = []
     for cell in item.cells:
-        mine = [r for seed in range(seeds) for r in records if matches(r, cell, scale, seed)]
+        mine = [r for seed in range(seeds) for r in records if matches(r, cell, scale, seed, videos)]
         if not mine:
             table.append(f"| {cell.method} | not run | | | | {cell.paper} |")
             continue
@@ -146,15 +167,18 @@ def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, A
     return table
 
 
-def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_dir: Path) -> tuple[Path, Path]:
-    """CSV of every evaluation point and a Markdown table of final returns (mean ± sd over seeds)."""
+def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_dir: Path,
+              videos: str = "dreamerv2_replay") -> tuple[Path, Path]:
+    """CSV of every evaluation point and a Markdown table of final returns (mean ± sd over seeds), in
+    ``<item>_<scale>.{csv,md}`` (``<item>_<scale>_random.*`` for random-policy videos)."""
     records = finetune_records(runs_dir)
     rows, table = [], []
     for cell in item.cells:
         finals = []
         for seed in range(seeds):
             curve: dict[int, float] = {}
-            for record in sorted((r for r in records if matches(r, cell, scale, seed)), key=lambda r: r["id"]):
+            for record in sorted((r for r in records if matches(r, cell, scale, seed, videos)),
+                                 key=lambda r: r["id"]):
                 if item.metric == "success":  # in %, as Table B prints it
                     curve.update((step, 100.0 * rate) for step, rate in record["success_curve"])
                 else:
@@ -174,15 +198,16 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
         for method, value in quoted.items():
             table.append(f"| {source} → {task} | {method} | quoted, not rerun | {value} |")
     results_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = results_dir / f"{item.name}_{scale}.csv"
+    stem = f"{item.name}_{scale}" + ("_random" if videos == "random" else "")
+    csv_path = results_dir / f"{stem}.csv"
     with open(csv_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["item", "scale", "method", "source", "task", "overrides", "seed",
                                                     "step", item.metric])
         writer.writeheader()
         writer.writerows(rows)
-    markdown = results_dir / f"{item.name}_{scale}.md"
+    markdown = results_dir / f"{stem}.md"
     if item.name == "tableC":
-        rows_c = cost_rows(item, scale, seeds, records)
+        rows_c = cost_rows(item, scale, seeds, records, videos)
         rows_c += [f"| {m} | quoted, not rerun | | | | {v} |" for q in item.quoted.values() for m, v in q.items()]
         markdown.write_text(
             f"# {item.description}\n\nScale: **{scale}**, measured on this machine (see the run records' host); "
@@ -191,7 +216,8 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
             "|---|---|---|---|---|---|\n" + "\n".join(rows_c) + "\n")
         return csv_path, markdown
     markdown.write_text(
-        f"# {item.description}\n\nScale: **{scale}** ({seeds} seed(s)); final evaluation "
+        f"# {item.description}\n\nScale: **{scale}** ({seeds} seed(s)"
+        f"{'; random-policy source videos' if videos == 'random' else ''}); final evaluation "
         f"{'success rate (%, held-out texture)' if item.metric == 'success' else 'return'}.\n"
         + ("Paper: 3 seeds x 10 episodes on the unseen metal texture; its DrawerWorld budget is not stated, ours "
            "is the scale's.\n\n" if item.metric == "success" else
@@ -211,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
     parser.add_argument("--only", nargs="*", default=None, help="cells to run, as SOURCE:TARGET (default: all)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: every method)")
+    parser.add_argument("--videos", default=VIDEO_KINDS[0], choices=VIDEO_KINDS,
+                        help="source videos: a DreamerV2 agent's replay (the paper's, default) or a random policy's")
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the CSV and Markdown")
     parser.add_argument("--dry-run", action="store_true", help="print the stages that would run, run nothing")
     args = parser.parse_args(argv)
@@ -227,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         item = replace(item, cells=tuple(c for c in item.cells if c.method in args.methods))
     runs_dir = outputs_home() / "runs"
     if args.dry_run:
-        for level in plan(item, args.scale, args.seeds, runs_dir):
+        for level in plan(item, args.scale, args.seeds, runs_dir, args.videos):
             for stage, argv in level:
                 print(f"[reproduce] {item.name}: would run: diswm {stage} {' '.join(argv)}")
         return 0
@@ -235,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         options = {"address": args.address} if args.launcher == "ray" else {}
         if args.address and args.launcher != "ray":
             parser.error("--address needs --launcher ray")
-        run_item(item, args.scale, args.seeds, runs_dir, args.launcher, **options)
-    for path in aggregate(item, args.scale, args.seeds, runs_dir, outputs_home() / "results"):
+        run_item(item, args.scale, args.seeds, runs_dir, args.launcher, args.videos, **options)
+    for path in aggregate(item, args.scale, args.seeds, runs_dir, outputs_home() / "results", args.videos):
         print(f"[reproduce] wrote {path}")
     return 0
 

@@ -16,7 +16,8 @@ SHIPPED = Path(__file__).resolve().parent.parent / "results" / "shipped"
 README = """# Shipped results (smoke scale)
 
 Produced by `make ship-results` (= `python -m experiments.ship_results`): the smoke pipeline of
-`make demo` (collect, pretrain, finetune DisWM and DreamerV2 on Finger Spin -> Reacher Easy) plus
+`make demo` (a DreamerV2 source agent on Finger Spin whose replay is the videos, the teacher pretrained on
+them, DisWM and DreamerV2 finetuned on Finger Spin -> Reacher Easy, random-policy videos for Figure 3) plus
 `diswm evaluate` of the teacher and the student, on 2 CPU cores, in a temporary `DISWM_HOME`; then the
 files the figures read were copied here. Smoke-scale models are barely trained: these figures show that
 the pipeline works, not the paper's results. `make figures` uses this folder only when `$DISWM_HOME`
@@ -38,8 +39,9 @@ def main() -> int:
                 return 1
         if SHIPPED.exists():
             shutil.rmtree(SHIPPED)
-        # no per-interval checkpoints, and only the DisWM agent (no figure reads the baselines' weights)
-        keep = shutil.ignore_patterns("_sources", "cout.txt", "*.tmp", "[0-9]*", "dreamerv2")
+        # no per-interval checkpoints, and only the DisWM agent (no figure reads the baselines' or the source
+        # agent's weights; the source agent's replay is in data/, as the teacher's videos)
+        keep = shutil.ignore_patterns("_sources", "cout.txt", "*.tmp", "[0-9]*", "dreamerv2", "source_agent")
         shutil.copytree(Path(home) / "runs", SHIPPED / "runs", ignore=shutil.ignore_patterns("_sources", "cout.txt"))
         shutil.copytree(Path(home) / "data" / "smoke", SHIPPED / "data" / "smoke")
         shutil.copytree(Path(home) / "checkpoints", SHIPPED / "checkpoints", ignore=keep)

@@ -1,6 +1,7 @@
-"""Figure J: t-SNE of β-VAE latents (encoder means) of frames from the offline distracting videos and
-from the online replay of a finetuned DisWM agent, encoded by the finetuned student encoder (or
-``--part teacher``). The paper uses 200 clips of 50 frames; ``--frames`` sets how many frames per side.
+"""Figure J: t-SNE of β-VAE latents (encoder means) of frames from the offline distracting videos (the
+teacher's: the source agent's replay, or ``--videos random``) and from the online replay of a finetuned DisWM
+agent, encoded by the finetuned student encoder (or ``--part teacher``). The paper uses 200 clips of 50
+frames; ``--frames`` sets how many frames per side.
 """
 
 from __future__ import annotations
@@ -29,15 +30,20 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--task", default="reacher_easy")
     parser.add_argument("--part", default="encoder", choices=("encoder", "teacher"))
     parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--videos", default="dreamerv2_replay", choices=("dreamerv2_replay", "random"),
+                        help="the offline videos the teacher was pretrained on (pretrain's `videos`)")
     parser.add_argument("--out", default=str(OUT_DIR))
     args = parser.parse_args(argv)
     home = outputs_home()
     run = home / "checkpoints" / "finetune" / args.scale / f"{args.source}_to_{args.task}" / "diswm" / "seed_0"
-    offline = home / "data" / args.scale / args.source / "switch" / "seed_0"
+    offline = home / "data" / args.scale / args.source / ("switch" if args.videos == "random" else args.videos) \
+        / "seed_0"
     if not (run / "latest.pt").is_file() or not offline.is_dir():
-        raise FileNotFoundError(f"needs {run / 'latest.pt'} and {offline}: run `diswm collect with {args.source} "
-                                f"{args.scale}`, `diswm pretrain ...` and `diswm finetune with diswm {args.scale} "
-                                f"source={args.source} task={args.task}`")
+        videos = f"collect with {args.source} {args.scale}" if args.videos == "random" else \
+            f"source_agent with {args.source} {args.scale}"
+        raise FileNotFoundError(f"needs {run / 'latest.pt'} and {offline}: run `diswm {videos}`, `diswm pretrain "
+                                f"...` and `diswm finetune with diswm {args.scale} source={args.source} "
+                                f"task={args.task}`")
     from sklearn.manifold import TSNE
 
     rng = np.random.default_rng(0)

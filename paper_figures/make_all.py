@@ -20,13 +20,14 @@ SHIPPED = Path(__file__).resolve().parent.parent / "results" / "shipped"
 FIGURES = {
     "fig3_distracted_observations": "diswm data --scale {scale}",
     "fig4_learning_curves": "diswm finetune with <method> {scale} source=<source> task=<target> (per method)",
-    "fig5_traversals": "diswm collect with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
-    "video_prediction": "diswm collect with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
+    "fig5_traversals": "diswm source_agent with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
+    "video_prediction": "diswm source_agent with finger_spin {scale} && diswm pretrain with finger_spin {scale}",
     "fig7_ablations": "diswm finetune with <diswm|no_distill|no_disentangle> {scale} source=cheetah_run "
                       "task=walker_walk [eta_max=... | beta=...]",
     "fig8_video_sources": "diswm finetune with diswm {scale} task=cartpole_swingup source=<each source>",
     "figI_zdim": "diswm finetune with diswm {scale} source=cheetah_run task=walker_walk z_dim=<d>",
-    "figJ_tsne": "diswm finetune with diswm {scale} source=finger_spin task=reacher_easy (after collect, pretrain)",
+    "figJ_tsne": "diswm finetune with diswm {scale} source=finger_spin task=reacher_easy (after source_agent, "
+                 "pretrain)",
     "fig_disentanglement": "diswm evaluate with {scale} task=<t> checkpoint=<encoder.pt or latest.pt> [part=teacher]",
 }
 

@@ -13,7 +13,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("collect", "data", "demo", "envs"):
+    for command in ("collect", "source_agent", "pretrain", "data", "demo", "envs"):
         assert command in out
 
 
@@ -49,7 +49,8 @@ def test_data_command_collects_with_sacred_records(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch):
-    """collect -> pretrain -> finetune (DisWM with the pretrained teacher, and DreamerV2) -> Figure 3."""
+    """source agent -> pretrain on its replay -> finetune (DisWM with the pretrained teacher, and DreamerV2);
+    random-policy videos -> Figure 3."""
     import json
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
@@ -57,6 +58,9 @@ def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch):
     assert (tmp_path / "demo" / "fig3_distracted_observations.png").is_file()
     teacher = tmp_path / "checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt"
     assert teacher.is_file()
+    pretrain_info = json.loads((tmp_path / "runs/pretrain/1/info.json").read_text())
+    assert pretrain_info["videos"]["kind"] == "dreamerv2_replay"
+    assert pretrain_info["videos"]["provenance"]["experiment"] == "source_agent"
     runs = tmp_path / "runs" / "finetune"
     methods = {}
     for record in (p for p in runs.iterdir() if p.name.isdigit()):

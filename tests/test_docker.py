@@ -211,7 +211,8 @@ def test_compose_reproduce_service_runs_a_valid_reproduce_into_mongo(compose, do
     assert diswm_main([*argv, "--dry-run"]) == 0
     planned = capsys.readouterr().out
     assert planned.count("would run: diswm finetune") == 24  # Fig. 4: 6 pairs x 4 methods, one seed
-    assert "would run: diswm pretrain" in planned and "would run: diswm collect" in planned
+    assert "would run: diswm pretrain" in planned and "would run: diswm source_agent" in planned
+    assert "would run: diswm collect" not in planned  # the paper's videos: source agents' replays
     assert not (tmp_path / "runs").exists()  # a dry run runs nothing
 
 

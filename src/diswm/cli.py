@@ -1,9 +1,10 @@
 """The ``diswm`` command line: thin dispatch to the Sacred experiments and the figure scripts.
 
-    diswm collect with cheetah_run smoke     # one Sacred experiment (any `with ...` arguments)
-    diswm pretrain with cheetah_run smoke    # β-VAE video model on the collected videos
+    diswm collect with cheetah_run smoke     # one Sacred experiment (any `with ...` arguments): random-policy videos
+    diswm source_agent with cheetah_run smoke  # DreamerV2 learning the task; its replay is the videos (the paper's)
+    diswm pretrain with cheetah_run smoke    # β-VAE video model on the source agent's videos (videos=random: collect's)
     diswm finetune with diswm smoke          # online world model + agent (method and scale named configs)
-    diswm data --scale smoke                 # collect every source task's videos at a scale
+    diswm data --scale smoke                 # every source task's videos at a scale (random policy; or --videos)
     diswm demo --out demo                    # small end-to-end demonstration
     diswm envs                               # list tasks and colour sets
 """
@@ -16,8 +17,9 @@ import sys
 
 #: stage subcommand -> help; each runs the Sacred experiment experiments.<stage> with `with ...` arguments.
 STAGES = {
-    "collect": "distracting videos of a source task",
-    "pretrain": "β-VAE video model on the collected videos (the teacher)",
+    "collect": "distracting videos of a source task (random policy, or a trained agent)",
+    "source_agent": "DreamerV2 learning a source task; its replay is the distracting videos (the paper's recipe)",
+    "pretrain": "β-VAE video model on a source task's videos (the teacher)",
     "finetune": "online world model and agent on a target task (DisWM and baselines)",
     "evaluate": "MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors",
 }
@@ -31,23 +33,27 @@ def _stage(module: str):
 
 
 def _data(args: argparse.Namespace) -> int:
-    from experiments.collect import SOURCE_TASKS, run_cli
+    from experiments.collect import SOURCE_TASKS
 
+    stage = "collect" if args.videos == "random" else "source_agent"
+    run_cli = importlib.import_module(f"experiments.{stage}").run_cli
     tasks = args.tasks or list(SOURCE_TASKS)
     failed = [task for task in tasks if run_cli(["with", task, args.scale, f"seed={args.seed}"]) != 0]
     if failed:
-        print(f"collection failed for: {', '.join(failed)}", file=sys.stderr)
+        print(f"{stage} failed for: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The whole pipeline at smoke scale: videos -> teacher -> DisWM and DreamerV2 agents -> Figure 3."""
+    """The whole pipeline at smoke scale, as the paper: a DreamerV2 agent learns the source task (its replay
+    is the videos) -> teacher -> DisWM and DreamerV2 agents; and Figure 3 from random-policy videos."""
     from paper_figures import fig3_distracted_observations
 
     steps = [
-        ("collect", ["with", "finger_spin", "smoke"]),
-        *[("collect", ["with", f"task={task}", "smoke"]) for task in ("walker_walk", "reacher_easy", "pusher")],
+        ("source_agent", ["with", "finger_spin", "smoke"]),
         ("pretrain", ["with", "finger_spin", "smoke"]),
+        *[("collect", ["with", f"task={task}", "smoke"])  # Figure 3's observations
+          for task in ("finger_spin", "walker_walk", "reacher_easy", "pusher")],
         ("finetune", ["with", "diswm", "smoke", "source=finger_spin", "task=reacher_easy"]),
         ("finetune", ["with", "dreamerv2", "smoke", "source=finger_spin", "task=reacher_easy"]),
     ]
@@ -93,13 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.add_argument("sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with smoke`")
         parser_.set_defaults(func=_stage(stage))
 
-    data = commands.add_parser("data", help="collect the distracting-video datasets of all source tasks")
+    data = commands.add_parser("data", help="the distracting-video datasets of all source tasks")
     data.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--tasks", nargs="*", help="subset of source tasks (default: all five)")
+    data.add_argument("--videos", default="random", choices=("random", "dreamerv2_replay"),
+                      help="random: `diswm collect` (uniform policy, Figure 3); dreamerv2_replay: `diswm source_agent` "
+                           "(a learning agent's replay, what pretraining reads by default)")
     data.set_defaults(func=_data)
 
-    demo = commands.add_parser("demo", help="smoke pipeline: collect, pretrain, finetune DisWM and DreamerV2, Fig. 3")
+    demo = commands.add_parser("demo", help="smoke pipeline: source agent, pretrain, finetune DisWM and DreamerV2, "
+                                            "Fig. 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
 

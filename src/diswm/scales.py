@@ -120,3 +120,20 @@ FINETUNE: dict[str, FinetuneScale] = {
                            eval_episodes=10, checkpoint_every=10_000, eta_decay_steps=50_000, eta_delay=50_000),
 }
 
+
+@dataclass(frozen=True)
+class SourceAgentScale:
+    frames: int  # budget: agent steps the DreamerV2 source agent stores in its replay (the video dataset)
+
+
+#: The source agent (experiments/source_agent.py), whose replay is the pretraining videos (the paper's recipe).
+#: Its other settings are the dreamerv2 finetune run's at the same scale (FINETUNE, NETS).
+SOURCE_AGENT: dict[str, SourceAgentScale] = {
+    # the smoke finetune budget: 400 control steps = 200 agent steps at action repeat 2
+    "smoke": SourceAgentScale(frames=FINETUNE["smoke"].env_steps // 2),
+    # 1e5 control steps, as a cpu-scale finetune run
+    "cpu": SourceAgentScale(frames=50_000),
+    # the paper's "1M frames" (2e6 control steps at action repeat 2). The released config stores 5e5 frames per
+    # "1e6 steps" run (it logs action_repeat x agent steps), so this is twice one released run's replay.
+    "paper": SourceAgentScale(frames=1_000_000),
+}

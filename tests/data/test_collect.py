@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from diswm.data import EpisodeReplay, load_episode
-from diswm.data.collect import CollectConfig, collect
+from diswm.data.collect import CollectConfig, DatasetError, check_video_dataset, collect, place_episode
 from diswm.envs import ColourBox, EnvSpec
 
 
@@ -22,6 +22,9 @@ def test_collects_the_switch_schedule_with_factors(tmp_path):
     result = collect(config(tmp_path))
     assert result.newly_collected == 4 and result.num_frames == 4 * 11 and result.env_steps == 80
     manifest = json.loads((tmp_path / "dataset.json").read_text())
+    assert manifest["task"] == "reacher_easy"
+    assert manifest["provenance"] == {"policy": "random", "experiment": "collect", "out_dir": str(tmp_path),
+                                      "finished": True, "episodes": 4, "frames": 40}
     assert [ep["distractor"] for ep in manifest["episodes"]] == ["train", "train", "test", "test"]
     assert manifest["colour_protocol"]["first_test_episode"] == 2
     for record in manifest["episodes"]:
@@ -60,6 +63,67 @@ def test_different_seeds_give_different_videos(tmp_path):
     assert np.abs(first["action"][1:]).max() <= 1.0
 
 
-def test_checkpoint_policy_is_refused_clearly_until_agents_exist(tmp_path):
-    with pytest.raises(NotImplementedError, match="diswm.agents"):
-        collect(config(tmp_path, policy="checkpoint", policy_checkpoint="agent.pt"))
+class PushRight:
+    """A stand-in agent: the data package takes any policy object (the experiment layer builds real ones)."""
+
+    def reset(self, rng):
+        pass
+
+    def act(self, observation):
+        return np.ones(2, np.float32)
+
+
+def test_checkpoint_policy_acts_with_the_policy_passed_in_and_names_its_checkpoint(tmp_path):
+    agent = config(tmp_path, num_episodes=1, policy="checkpoint", policy_checkpoint="agent.pt", policy_sha256="ab")
+    with pytest.raises(ValueError, match="needs the agent's policy passed to collect"):
+        collect(agent)
+    with pytest.raises(ValueError, match="policy='random' collects with the uniform policy"):
+        collect(config(tmp_path / "random", num_episodes=1), policy=PushRight())
+    result = collect(agent, policy=PushRight())
+    assert (load_episode(tmp_path / result.episodes[0]["file"])["action"][1:] == 1.0).all()
+    provenance = json.loads((tmp_path / "dataset.json").read_text())["provenance"]
+    assert provenance["policy"] == "checkpoint" and provenance["checkpoint"] == {"path": "agent.pt", "sha256": "ab"}
+    with pytest.raises(ValueError, match="different settings"):  # another agent cannot extend these videos
+        collect(config(tmp_path, num_episodes=1, policy="checkpoint", policy_checkpoint="agent.pt",
+                       policy_sha256="cd"), policy=PushRight())
+
+
+def test_video_datasets_are_checked_before_use(tmp_path):
+    result = collect(config(tmp_path, num_episodes=2))
+    check = {"policy": "random", "task": "reacher_easy", "colour_schedule": "switch", "missing": "none here"}
+    assert check_video_dataset(tmp_path, **check)["episodes"] == result.episodes
+    with pytest.raises(DatasetError, match="^none here$"):
+        check_video_dataset(tmp_path / "elsewhere", **check)
+    with pytest.raises(DatasetError, match="videos made by policy 'random', but videos='dreamerv2_replay'"):
+        check_video_dataset(tmp_path, **{**check, "policy": "dreamerv2_replay"})
+    # a manifest written before manifests had a provenance: a random collection, finished when it has every episode
+    manifest = json.loads((tmp_path / "dataset.json").read_text())
+    del manifest["provenance"], manifest["task"]
+    (tmp_path / "dataset.json").write_text(json.dumps(manifest))
+    assert check_video_dataset(tmp_path, **check)
+    (tmp_path / "dataset.json").write_text(json.dumps({**manifest, "num_episodes": 3}))
+    with pytest.raises(DatasetError, match="did not finish"):
+        check_video_dataset(tmp_path, **check)
+    (tmp_path / "dataset.json").write_text(json.dumps(manifest))
+    (tmp_path / "extra.npz").write_bytes((tmp_path / result.episodes[0]["file"]).read_bytes())
+    with pytest.raises(DatasetError, match="holds 3 episode files; not listed: extra.npz"):
+        check_video_dataset(tmp_path, **check)
+
+
+def test_episodes_are_placed_by_hard_link_or_copy_atomically(tmp_path, monkeypatch):
+    result = collect(config(tmp_path / "source", num_episodes=1))
+    source = tmp_path / "source" / result.episodes[0]["file"]
+    (tmp_path / "linked").mkdir()
+    assert place_episode(source, tmp_path / "linked") == "link"
+    assert (tmp_path / "linked" / source.name).samefile(source)
+    assert place_episode(source, tmp_path / "linked") == "link"  # already there: nothing to do
+
+    def no_links(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("diswm.data.collect.os.link", no_links)
+    (tmp_path / "copied").mkdir()
+    assert place_episode(source, tmp_path / "copied") == "copy"
+    copied = tmp_path / "copied" / source.name
+    assert not copied.samefile(source) and copied.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "copied").iterdir()) == [source.name]  # no temporary left

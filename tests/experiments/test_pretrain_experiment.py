@@ -5,12 +5,12 @@ import torch
 from sacred.observers import FileStorageObserver
 
 from diswm.checkpoint import file_sha256, load_checkpoint
-from diswm.data.collect import CollectConfig, collect
+from diswm.data.collect import CollectConfig, DatasetError, collect
 from diswm.envs import EnvSpec
 from experiments.pretrain import ex
 
 
-def test_pretrain_run_records_checkpoints_with_hashes(tmp_path):
+def test_pretrain_run_on_random_videos_records_checkpoints_with_hashes(tmp_path):
     videos = tmp_path / "videos"
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=20), out_dir=str(videos),
                           num_episodes=2, progress=False))
@@ -18,7 +18,8 @@ def test_pretrain_run_records_checkpoints_with_hashes(tmp_path):
     ex.observers.append(observer)
     try:
         run = ex.run(named_configs=["finger_spin", "smoke"],
-                     config_updates={"data_dir": str(videos), "out_dir": str(tmp_path / "ckpt"), "updates": 4,
+                     config_updates={"videos": "random", "data_dir": str(videos), "out_dir": str(tmp_path / "ckpt"),
+                                     "updates": 4,
                                      "checkpoint_every": 2, "log_every": 2, "length": 6, "batch_size": 2})
     finally:
         ex.observers.remove(observer)
@@ -27,6 +28,8 @@ def test_pretrain_run_records_checkpoints_with_hashes(tmp_path):
     config = json.loads((record / "config.json").read_text())
     assert config["num_actions"] is None and config["beta"] == 0.015
     info = json.loads((record / "info.json").read_text())
+    assert info["videos"]["kind"] == "random" and info["videos"]["provenance"]["policy"] == "random"
+    assert info["videos"]["sha256"] == file_sha256(videos / "dataset.json")
     encoder = info["checkpoints"]["encoder"]
     assert encoder["sha256"] == file_sha256(encoder["path"])
     assert load_checkpoint(tmp_path / "ckpt" / "latest.pt")["model"]["rssm.img_in.weight"].shape[1] == 8 + 2
@@ -36,6 +39,10 @@ def test_pretrain_run_records_checkpoints_with_hashes(tmp_path):
     assert not any(p.suffix == ".pt" for p in record.iterdir())  # checkpoints stay out of the record
 
 
-def test_pretrain_without_videos_names_the_missing_dataset(tmp_path):
-    with pytest.raises(FileNotFoundError, match="diswm collect"):
+def test_pretrain_without_videos_names_the_missing_dataset_and_the_command_that_makes_it(tmp_path):
+    with pytest.raises(DatasetError, match=r"no source-agent run at .*none; run `diswm source_agent with"):
         ex.run(config_updates={"data_dir": str(tmp_path / "none"), "out_dir": str(tmp_path / "ckpt")})
+    with pytest.raises(DatasetError, match=r"no dataset at .*none; collect it first with `diswm collect with"):
+        ex.run(config_updates={"videos": "random", "data_dir": str(tmp_path / "none"),
+                               "out_dir": str(tmp_path / "ckpt")})
+    assert not (tmp_path / "ckpt").exists()

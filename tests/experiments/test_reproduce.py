@@ -3,11 +3,12 @@ import json
 import pytest
 
 from diswm.records import finetune_records
-from experiments import collect, finetune, pretrain
-from experiments.paper import ITEMS, Cell, PaperItem
-from experiments.reproduce import aggregate, main, plan, stages
+from experiments import collect, finetune, pretrain, source_agent
+from experiments.paper import FIG4_PAIRS, ITEMS, Cell, PaperItem
+from experiments.reproduce import aggregate, main, matches, plan, stages
 
-EXPERIMENTS = {"collect": collect.ex, "pretrain": pretrain.ex, "finetune": finetune.ex}
+EXPERIMENTS = {"collect": collect.ex, "source_agent": source_agent.ex, "pretrain": pretrain.ex,
+               "finetune": finetune.ex}
 
 
 def sacred_args(argv):
@@ -47,7 +48,8 @@ def test_aggregation_turns_records_into_the_known_table(tmp_path):
                                                      ("dreamerv2", 0, [5.0, 7.0])], start=1):
         folder = tmp_path / "runs" / "finetune" / str(run_id)
         folder.mkdir(parents=True)
-        config = {"method": method, "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": seed}
+        config = {"method": method, "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": seed,
+                  "videos": "dreamerv2_replay"}
         (folder / "config.json").write_text(json.dumps(config))
         (folder / "run.json").write_text(json.dumps({"status": "COMPLETED"}))
         (folder / "metrics.json").write_text(json.dumps({"eval_return": {"steps": [100, 200], "values": values}}))
@@ -82,7 +84,7 @@ def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkey
     item = ITEMS["tableC"]
     cell = Cell("dreamerv2", "finger_spin", "reacher_easy", paper=item.cells[1].paper)
     small = PaperItem("tableC", item.description, (cell,), item.quoted)
-    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed: [
+    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed, videos: [
         ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
                       "env_steps=120", "time_limit=20", "prefill=10", "eval_every=60"])])
     run_item(small, "smoke", 1, tmp_path / "runs")
@@ -94,7 +96,7 @@ def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkey
 
 
 def _small_finetunes(monkeypatch):
-    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed: [
+    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed, videos: [
         ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
                       "env_steps=400", "time_limit=20", "prefill=10", "eval_every=200"])])
 
@@ -127,15 +129,51 @@ def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(t
 
 
 def test_plan_runs_shared_stages_once_before_the_cells(tmp_path):
-    """Collect and pretrain of a source are shared by its cells: each appears once, in an earlier level."""
+    """The source agent and pretraining of a source are shared by its cells: each appears once, in an earlier
+    level; with --videos random, a random collection takes the source agent's place."""
     item = PaperItem("fig7", "ablations", (Cell("diswm", "finger_spin", "reacher_easy"),
                                           Cell("no_distill", "finger_spin", "reacher_easy"),
                                           Cell("diswm", "finger_spin", "cartpole_swingup")), {})
     levels = plan(item, "smoke", 2, tmp_path / "runs")
-    assert [{stage for stage, _ in level} for level in levels] == [{"collect"}, {"pretrain"}, {"finetune"}]
-    assert len(levels[0]) == 1 and len(levels[1]) == 1
+    assert [{stage for stage, _ in level} for level in levels] == [{"source_agent"}, {"pretrain"}, {"finetune"}]
+    assert levels[0] == [("source_agent", ["with", "task=finger_spin", "smoke"])] and len(levels[1]) == 1
     assert len(levels[2]) == 3 * 2
     assert all(len({tuple(argv) for _, argv in level}) == len(level) for level in levels)
+    random = plan(item, "smoke", 2, tmp_path / "runs", videos="random")
+    assert [{stage for stage, _ in level} for level in random] == [{"collect"}, {"pretrain"}, {"finetune"}]
+    assert random[1] == [("pretrain", ["with", "task=finger_spin", "smoke", "beta=0.015", "videos=random"])]
+    assert sum("videos=random" in argv for _, argv in random[2]) == 2 * 2  # the DisWM cells; no_distill has no teacher
+
+
+def test_dry_run_lists_each_source_agent_before_its_pretraining(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert main(["fig4", "--scale", "smoke", "--dry-run"]) == 0
+    lines = [line.split("would run: ")[1] for line in capsys.readouterr().out.splitlines() if "would run" in line]
+    assert not any(line.startswith("diswm collect") for line in lines)
+    sources = list(dict.fromkeys(source for source, _ in FIG4_PAIRS))  # cheetah_run, reacher_easy, finger_spin
+    assert [line for line in lines if line.startswith("diswm source_agent")] == [
+        f"diswm source_agent with task={source} smoke" for source in sources]  # one each, shared by its cells
+    for source in sources:
+        agent = lines.index(f"diswm source_agent with task={source} smoke")
+        pretrains = [i for i, line in enumerate(lines) if line.startswith("diswm pretrain") and
+                     f"task={source} " in line]
+        finetunes = [i for i, line in enumerate(lines) if line.startswith("diswm finetune") and
+                     f"source={source} " in line]
+        assert len(pretrains) == 2  # the teacher, and the conv model of DV2 Finetune and APV
+        assert agent < min(pretrains) and max(pretrains) < min(finetunes)
+
+
+def test_records_of_random_video_runs_do_not_count_for_the_replay_videos_cells():
+    cell = Cell("diswm", "finger_spin", "reacher_easy")
+    config = {"method": "diswm", "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": 0}
+    # a record from before `videos` existed had a random-video teacher: it is not the replay videos' cell
+    assert not matches({"config": config}, cell, "smoke", 0)
+    assert matches({"config": config}, cell, "smoke", 0, videos="random")
+    assert matches({"config": {**config, "videos": "dreamerv2_replay"}}, cell, "smoke", 0)
+    assert not matches({"config": {**config, "videos": "random"}}, cell, "smoke", 0)
+    assert matches({"config": {**config, "videos": "random"}}, cell, "smoke", 0, videos="random")
+    dreamer = Cell("dreamerv2", "finger_spin", "reacher_easy")  # no videos: any record of it counts
+    assert matches({"config": {**config, "method": "dreamerv2"}}, dreamer, "smoke", 0, videos="random")
 
 
 def test_reproduce_rejects_unknown_methods_and_address_without_ray():
