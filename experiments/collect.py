@@ -23,9 +23,9 @@ import torch
 
 from diswm.checkpoint import file_sha256
 from diswm.data.collect import CollectConfig, collect
-from diswm.envs import EnvSpec
+from diswm.envs import TASKS, EnvSpec
 from diswm.scales import COLLECT, SCALE_NAMES, check_scale
-from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import check_at_least, check_choice, new_experiment, outputs_home, provenance, run_command_line
 
 SOURCE_TASKS = ("cheetah_run", "reacher_easy", "finger_spin", "walker_walk", "hopper_stand")
 
@@ -35,8 +35,11 @@ ex = new_experiment("collect")
 @ex.config
 def config():
     task = "cheetah_run"  # source task whose videos are collected
+    check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper: sizes the dataset (diswm.scales.COLLECT)
+    check_choice("scale", scale, SCALE_NAMES)
     seed = 0  # seeds the env, the colour stream and the policy (episode i: SeedSequence([seed, i, 0]))
+    check_at_least("seed", seed, 0)
     colour_schedule = "switch"  # switch (train colours, then test colours at mid-collection) | train | test | none
     num_episodes = COLLECT[check_scale(scale)].num_episodes  # episodes to collect
     time_limit = COLLECT[scale].time_limit  # control steps per episode (None: native 1000 DMC / 100 Pusher)

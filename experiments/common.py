@@ -7,6 +7,7 @@ import os
 import platform
 import signal
 import subprocess
+import sys
 import threading
 import warnings
 from importlib import metadata
@@ -64,11 +65,47 @@ def run_command_line(experiment: Experiment, argv: list[str]) -> int:
     """
     attach_observers(experiment)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), one_line_input_errors():
             run = experiment.run_commandline([experiment.path, *argv])
     finally:  # leave no observer behind on the module-level experiment (later runs in this process choose theirs)
         experiment.observers.clear()
     return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+#: errors that name a bad input (a value, a file): shown as one line, without the traceback (``-d`` shows it)
+INPUT_ERRORS = (ValueError, FileNotFoundError)
+
+
+def check_choice(name: str, value: Any, allowed) -> None:
+    """For config scopes: a value with a domain, refused with one line naming it and the allowed ones."""
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; expected one of: {', '.join(map(str, allowed))}")
+
+
+def check_at_least(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r} is not allowed; expected an integer >= {minimum}")
+
+
+@contextlib.contextmanager
+def one_line_input_errors():
+    """Sacred prints a traceback for any error of a run; for :data:`INPUT_ERRORS` print one line instead."""
+    import sacred.experiment
+
+    original = sacred.experiment.print_filtered_stacktrace
+
+    def print_error() -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, INPUT_ERRORS):
+            print(f"error: {error} (run with -d for the traceback)", file=sys.stderr)
+        else:
+            original()
+
+    sacred.experiment.print_filtered_stacktrace = print_error
+    try:
+        yield
+    finally:
+        sacred.experiment.print_filtered_stacktrace = original
 
 
 @contextlib.contextmanager

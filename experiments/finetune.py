@@ -18,10 +18,18 @@ from pathlib import Path
 from diswm.agents import BehaviorConfig, WorldModelConfig
 from diswm.agents.finetune import FinetuneConfig, Finetuner
 from diswm.checkpoint import file_sha256
-from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, EnvSpec
+from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, TASKS, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
-from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import (
+    check_at_least,
+    check_choice,
+    default_device,
+    new_experiment,
+    outputs_home,
+    provenance,
+    run_command_line,
+)
 from experiments.pretrain import video_model_tag
 
 ex = new_experiment("finetune")
@@ -42,13 +50,28 @@ METHODS = {
 }
 
 
+def method_labels() -> tuple[str, ...]:
+    """The allowed ``method`` labels: a METHODS name, or one with a suffix (``diswm_official``)."""
+    return (*METHODS, *(f"{m}_<label>" for m in METHODS))
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS and not any(method.startswith(f"{m}_") and len(method) > len(m) + 1 for m in METHODS):
+        check_choice("method", method, method_labels())
+
+
 @ex.config
 def config():
     task = "reacher_easy"  # target task
+    check_choice("task", task, TASKS)
     source = "finger_spin"  # source task of the pretrained teacher
+    check_choice("source", source, TASKS)
     method = "diswm"  # label of the run (set by the method named configs)
+    check_method(method)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.FINETUNE and NETS)
+    check_choice("scale", scale, SCALE_NAMES)
     seed = 0  # seeds torch, numpy, the environments and the colour streams
+    check_at_least("seed", seed, 0)
     image_model = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2)
     distill = True  # distil the pretrained teacher's latents
     beta = 0.015  # β: disentanglement constraint on the student encoder
@@ -63,6 +86,7 @@ def config():
     teacher = "frozen"  # frozen | drifting (the released code updates the teacher)
     cross_domain = task in ("pusher", *DRAWER_TASK_NAMES)  # delay distillation, as the official cross-domain runs
     z_dim = 20  # β-VAE latent size
+    check_at_least("z_dim", z_dim, 1)
     reward_scale = 1.0 if task in DRAWER_TASK_NAMES else 2.0  # official metaworld 1; dmc2gym / gymnasium 2
     gru_layer_norm = task not in DRAWER_TASK_NAMES  # official: gru_layer_norm (DMC, Pusher), plain gru (metaworld)
     repeat_mode = "correct"  # correct | official (4 control steps, 2 x last reward)

@@ -25,10 +25,19 @@ from pathlib import Path
 from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import file_sha256
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
+from diswm.envs import TASKS
 from diswm.models import RSSMConfig
 from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
-from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import (
+    check_at_least,
+    check_choice,
+    default_device,
+    new_experiment,
+    outputs_home,
+    provenance,
+    run_command_line,
+)
 
 #: ``videos`` -> the provenance policy its datasets' manifests must name
 VIDEOS = {"dreamerv2_replay": "dreamerv2_replay", "random": "random"}
@@ -59,8 +68,11 @@ ex.add_named_config("conv", {"image_model": "conv"})
 @ex.config
 def config():
     task = "cheetah_run"  # source task of the videos
+    check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN)
+    check_choice("scale", scale, SCALE_NAMES)
     seed = 0  # seeds torch, the batch sampler and the model initialisation
+    check_at_least("seed", seed, 0)
     videos = "dreamerv2_replay"  # dreamerv2_replay (a learning agent's replay: the paper) | random (uniform policy)
     video_seed = 0  # seed of the source-agent run (or of the random collection)
     colour_schedule = "switch"  # the videos' colour schedule (train colours, then test colours); checked
@@ -69,6 +81,7 @@ def config():
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
     cnn_depth = NETS[scale].cnn_depth  # conv image model depth
     z_dim = 20  # β-VAE latent size
+    check_at_least("z_dim", z_dim, 1)
     model_tag = video_model_tag(image_model, beta, z_dim, videos)  # folder name of this video model
     out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / model_tag / f"seed_{seed}")
     batch_size = PRETRAIN[scale].batch_size  # sequences per batch

@@ -226,12 +226,19 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
     return csv_path, markdown
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="diswm reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("item", choices=sorted(ITEMS))
     parser.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=positive_int, default=1, help="seeds 0 .. N-1 of every cell (N >= 1)")
     parser.add_argument("--launcher", default="local", choices=sorted(LAUNCHERS),
                         help="local: one stage after another; ray: each level's stages as parallel Ray tasks")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
@@ -242,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the CSV and Markdown")
     parser.add_argument("--dry-run", action="store_true", help="print the stages that would run, run nothing")
     args = parser.parse_args(argv)
-    item = ITEMS[args.item]
+    item = full_item = ITEMS[args.item]
     if args.only:
+        pairs = sorted({f"{c.source}:{c.task}" for c in item.cells})
+        unknown = [pair for pair in args.only if pair not in pairs]
+        if unknown:
+            parser.error(f"--only: {unknown} not in {args.item}; its SOURCE:TARGET pairs are {pairs}")
         keep = {tuple(pair.split(":")) for pair in args.only}
         item = replace(item, cells=tuple(c for c in item.cells if (c.source, c.task) in keep),
                        quoted={k: v for k, v in item.quoted.items() if k in keep})
@@ -253,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             methods = sorted({c.method for c in item.cells})
             parser.error(f"--methods: {sorted(unknown)} not in {args.item} (it has {methods})")
         item = replace(item, cells=tuple(c for c in item.cells if c.method in args.methods))
+    if not item.cells:
+        parser.error(f"nothing to run: no cell of {args.item} is both in --only and in --methods")
     runs_dir = outputs_home() / "runs"
     if args.dry_run:
         for level in plan(item, args.scale, args.seeds, runs_dir, args.videos):
@@ -264,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.address and args.launcher != "ray":
             parser.error("--address needs --launcher ray")
         run_item(item, args.scale, args.seeds, runs_dir, args.launcher, args.videos, **options)
-    for path in aggregate(item, args.scale, args.seeds, runs_dir, outputs_home() / "results", args.videos):
+    # the table always has every cell of the item (those not run yet say so): a run of a subset never
+    # rewrites it with fewer rows
+    for path in aggregate(full_item, args.scale, args.seeds, runs_dir, outputs_home() / "results", args.videos):
         print(f"[reproduce] wrote {path}")
     return 0
 

@@ -50,11 +50,19 @@ from diswm.data.collect import (
     place_episode,
 )
 from diswm.data.rollout import episode_seed
-from diswm.envs import ACTION_DIMS, ColourBox, EnvSpec
+from diswm.envs import ACTION_DIMS, TASKS, ColourBox, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, SOURCE_AGENT, check_scale
 from experiments.collect import SOURCE_TASKS
-from experiments.common import default_device, new_experiment, outputs_home, provenance, run_command_line
+from experiments.common import (
+    check_at_least,
+    check_choice,
+    default_device,
+    new_experiment,
+    outputs_home,
+    provenance,
+    run_command_line,
+)
 from experiments.finetune import METHODS
 
 #: ``provenance["policy"]`` of the datasets this stage writes, and their folder name under data/<scale>/<task>/
@@ -69,8 +77,11 @@ ex = new_experiment("source_agent")
 @ex.config
 def config():
     task = "cheetah_run"  # source task: the agent learns it, its replay becomes the videos
+    check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.SOURCE_AGENT for the budget, FINETUNE and NETS otherwise)
+    check_choice("scale", scale, SCALE_NAMES)
     seed = 0  # seeds the agent and its environments (pretraining reads it as video_seed)
+    check_at_least("seed", seed, 0)
     frames = SOURCE_AGENT[check_scale(scale)].frames  # budget: agent steps stored in the replay (the dataset's size)
     target_return = None  # also stop at the first evaluation whose mean return reaches this (None: frames only)
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget: the released runs) | train | ...

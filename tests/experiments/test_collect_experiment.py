@@ -49,7 +49,7 @@ def test_named_configs_exist_for_every_source_task_and_scale():
 def test_bad_config_values_fail_with_a_clear_error(observed):
     with pytest.raises(ValueError, match="distractor|colour_schedule"):
         ex.run(named_configs=["smoke"], config_updates={"colour_schedule": "rainbow", "out_dir": str(observed)})
-    with pytest.raises(ValueError, match="unknown scale"):
+    with pytest.raises(ValueError, match="scale='huge' is not allowed"):
         ex.run(config_updates={"scale": "huge"})
 
 

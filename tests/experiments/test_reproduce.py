@@ -69,7 +69,9 @@ def test_reproduce_fig4_one_pair_at_smoke_scale_and_skip_on_rerun(tmp_path, monk
     assert main(["fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
     table = (tmp_path / "results" / "fig4_smoke.md").read_text()
     for method in ("diswm", "dreamerv2", "dv2_finetune", "apv"):
-        assert f"| finger_spin → reacher_easy | {method} | " in table and "not run" not in table
+        row = next(row for row in table.splitlines() if row.startswith(f"| finger_spin → reacher_easy | {method} | "))
+        assert "not run" not in row
+    assert "| cheetah_run → walker_walk | diswm | not run |" in table  # the whole item's table, never fewer rows
     capsys.readouterr()
     runs = len(list((tmp_path / "runs" / "finetune").glob("[0-9]*")))
     assert main(["fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
@@ -181,6 +183,26 @@ def test_reproduce_rejects_unknown_methods_and_address_without_ray():
         main(["fig4", "--methods", "nonexistent"])
     with pytest.raises(SystemExit):
         main(["fig4", "--address", "127.0.0.1:6379"])
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["fig4", "--seeds", "0"], "--seeds: 0 is not >= 1"),
+    (["fig4", "--only", "nonsense"], "--only: ['nonsense'] not in fig4"),
+    (["fig4", "--only", "finger_spin:reacher_esay"], "its SOURCE:TARGET pairs are"),
+    (["fig7", "--methods", "dreamerv2"], "--methods: ['dreamerv2'] not in fig7"),
+    (["fig4", "--only", "reacher_easy:pusher", "--methods", "diswm", "--aggregate-only"], None),
+])
+def test_reproduce_refuses_bad_selections_and_writes_nothing(argv, said, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    if said is None:  # a valid selection: the aggregated table keeps every cell of the item
+        assert main(argv) == 0
+        table = (tmp_path / "results" / "fig4_smoke.md").read_text()
+        assert table.count("| not run |") == len(ITEMS["fig4"].cells)
+        return
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code != 0 and said in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.slow

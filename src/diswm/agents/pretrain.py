@@ -59,6 +59,8 @@ class PretrainConfig:
             raise ValueError(f"image_model={self.image_model!r}; expected 'beta_vae' or 'conv'")
         if self.batch_size < 1 or self.length < 2:
             raise ValueError(f"batch_size >= 1 and length >= 2 needed, got {self.batch_size}, {self.length}")
+        if self.z_dim < 1:
+            raise ValueError(f"z_dim must be >= 1, got {self.z_dim}")
 
 
 class VideoModel(nn.Module):

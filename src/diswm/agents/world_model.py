@@ -73,6 +73,8 @@ class WorldModelConfig:
             raise ValueError("distillation needs the beta_vae image model (the teacher is a β-VAE encoder)")
         if self.image_model == "beta_vae" and self.rssm.embed != self.z_dim:
             raise ValueError(f"rssm.embed ({self.rssm.embed}) must equal z_dim ({self.z_dim})")
+        if self.z_dim < 1:
+            raise ValueError(f"z_dim must be >= 1, got {self.z_dim}")
         if min(self.beta, self.eta_max, self.lr) < 0:
             raise ValueError("beta, eta_max and lr must be non-negative")
         if self.eta_decay_steps < 1 or self.eta_delay < 0 or not 0 <= self.eta_floor <= 1:
