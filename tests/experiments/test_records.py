@@ -1,13 +1,19 @@
 """The importer writes what Sacred's MongoObserver writes, checked against MongoObserver itself."""
 
+import json
+import shutil
+import time
+from pathlib import Path
+
 import gridfs
 import mongomock
 import mongomock.gridfs
+import pytest
 from bson import ObjectId
 from sacred.observers import FileStorageObserver, MongoObserver
 
 from experiments.collect import ex
-from experiments.records import import_runs
+from experiments.records import import_runs, run_folders
 
 IDS = ("_id", "file_id", "id", "run_id")
 
@@ -76,3 +82,86 @@ def test_records_import_command(tmp_path, monkeypatch, capsys):
     assert main(["records", "import", str(tmp_path / "runs"), "--mongo", "mongodb://127.0.0.1:27017/omni"]) == 0
     assert "imported 1 run(s)" in capsys.readouterr().out
     assert client["omni"]["runs"].count_documents({}) == 1
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database():
+    mongomock.gridfs.enable_gridfs_integration()
+    database = mongomock.MongoClient()["sacred"]
+    return database, gridfs.GridFS(database)
+
+
+def _snapshot(database):
+    return (sorted(d["_id"] for d in database["runs"].find()), database["metrics"].count_documents({}),
+            database["fs.files"].count_documents({}))
+
+
+def _copy(runs, tmp_path):
+    target = tmp_path / "runs"
+    shutil.copytree(runs, target)
+    return target
+
+
+@pytest.mark.parametrize("runs", [ROOT / "results" / "shipped" / "runs",
+                                  ROOT / "results" / "cpu_curves" / "finger_spin_to_cheetah_run" / "runs"])
+def test_every_shipped_record_imports_in_start_time_order(runs):
+    """The shipped records have no _sources (they are left out to keep the repository small)."""
+    database, fs = _database()
+    folders = run_folders(runs)
+    assert import_runs(runs, database, fs) == list(range(1, len(folders) + 1))
+    documents = sorted(database["runs"].find(), key=lambda d: d["_id"])
+    starts = [d["start_time"] for d in documents]
+    assert starts == sorted(starts)  # ids in start-time order, not path order
+    for document in documents:
+        assert document["info"]["metrics"]  # every metric series went in
+    assert import_runs(runs, database, fs) == []  # idempotent
+
+
+@pytest.mark.parametrize("damage", ["truncated run.json", "bad metrics.json", "missing artifact", "database error"])
+def test_a_bad_record_leaves_nothing_behind_and_the_others_go_in(damage, tmp_path, monkeypatch, capsys):
+    runs = _copy(ROOT / "results" / "shipped" / "runs", tmp_path)
+    bad = runs / "collect" / "2"
+    if damage == "truncated run.json":
+        (bad / "run.json").write_text((bad / "run.json").read_text()[:40])
+    elif damage == "bad metrics.json":
+        (bad / "metrics.json").write_text('{"episode_return": {"steps": [0, 1], "values": [1.0]')
+    elif damage == "missing artifact":
+        (bad / "dataset.json").unlink()
+    database, fs = _database()
+    if damage == "database error":  # the last write of the run (its document) fails after files and metrics went in
+        original = database["runs"].insert_one
+        chosen = json.loads((bad / "run.json").read_text())["start_time"]
+
+        def failing(document, *args, **kwargs):
+            if document["start_time"].isoformat() == chosen:
+                raise RuntimeError("connection lost")
+            return original(document, *args, **kwargs)
+
+        monkeypatch.setattr(database["runs"], "insert_one", failing)
+    imported = import_runs(runs, database, fs)
+    assert len(imported) == len(run_folders(runs)) - 1
+    err = capsys.readouterr().err
+    assert err.count("not imported") == 1 and str(bad) in err
+    # nothing of the bad run stays: every metric document and GridFS file belongs to an imported run
+    run_ids = {d["_id"] for d in database["runs"].find()}
+    assert {m["run_id"] for m in database["metrics"].find()} <= run_ids
+    listed = {m["id"] for d in database["runs"].find() for m in d["info"].get("metrics", [])}
+    assert {str(m["_id"]) for m in database["metrics"].find()} == listed
+    files = {a["file_id"] for d in database["runs"].find() for a in d["artifacts"]} | \
+        {s[1] for d in database["runs"].find() for s in d["experiment"]["sources"]}
+    assert {f["_id"] for f in database["fs.files"].find()} == files
+
+
+def test_records_import_refuses_a_missing_folder_and_a_dead_database(tmp_path, capsys):
+    from experiments.records import main
+
+    assert main([str(tmp_path / "nowhere"), "--mongo", "mongodb://127.0.0.1:27017/x"]) == 2
+    assert "is not a folder of run records" in capsys.readouterr().err
+    started = time.monotonic()
+    assert main([str(ROOT / "results" / "shipped" / "runs"), "--mongo", "mongodb://127.0.0.1:9/x",
+                 "--timeout", "1"]) == 2
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no MongoDB at mongodb://127.0.0.1:9/x" in err[0]
