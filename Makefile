@@ -67,10 +67,13 @@ lock:
 	{ sed -n '/^#/p' environment.lock; /tmp/diswm-lock/bin/pip freeze --all | grep -v -E '^(pip|wheel)=='; } > environment.lock.new
 	mv environment.lock.new environment.lock
 
-# Omniboard from npm on this host, bound to 127.0.0.1 (MongoDB must already run, e.g. via docker/compose.yaml).
+# Omniboard from npm on this host, bound to 127.0.0.1 (MongoDB must already run, e.g. via docker/compose.yaml):
+# `make omniboard MONGO=host:port MONGO_DB=name` for another database.
+MONGO ?= 127.0.0.1:27017
+MONGO_DB ?= sacred
 omniboard:
 	test -d node_modules/omniboard || npm install --no-save omniboard@2.16.1
-	PORT=9000 node -r ./docker/omniboard-loopback.js node_modules/omniboard/dist/start.js -m 127.0.0.1:27017:sacred
+	PORT=9000 node -r ./docker/omniboard-loopback.js node_modules/omniboard/dist/start.js -m $(MONGO):$(MONGO_DB)
 
 clean-venv:
 	rm -rf $(VENV)
