@@ -134,7 +134,7 @@ def main(_run, task, scale, videos, video_seed, colour_schedule, seed, data_dir,
         encoder_widths=tuple(encoder_widths), decoder_widths=tuple(decoder_widths),
         rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
         batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,
-        device=device, compile=compile,
+        device=device, compile=compile, dataset_sha256=file_sha256(manifest),
     )
     _run.info.update(provenance())
     _run.info["videos"] = {"kind": videos, "manifest": str(manifest), "sha256": file_sha256(manifest),

@@ -45,6 +45,41 @@ def test_interrupted_collection_resumes_to_identical_files(tmp_path):
     assert again.newly_collected == 0
 
 
+@pytest.mark.parametrize("kill", ["before the first episode", "after an episode file, before its manifest entry"])
+def test_collection_killed_at_any_point_resumes_to_identical_files(kill, tmp_path, monkeypatch):
+    import diswm.data.collect as module
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    collect(config(whole, num_episodes=2))
+    real_save, real_write = module.save_episode, module.write_json
+    saved = []
+
+    def save(directory, episode, name):
+        if kill == "before the first episode":
+            raise KeyboardInterrupt
+        real_save(directory, episode, name)
+        saved.append(name)
+
+    def write(path, value):
+        if saved:  # the episode file is there, the manifest listing it is not
+            raise KeyboardInterrupt
+        real_write(path, value)
+
+    monkeypatch.setattr(module, "save_episode", save)
+    monkeypatch.setattr(module, "write_json", write)
+    with pytest.raises(KeyboardInterrupt):
+        collect(config(killed, num_episodes=2))
+    monkeypatch.undo()
+    manifest = json.loads((killed / "dataset.json").read_text())  # written before any episode
+    assert manifest["episodes"] == [] and not manifest["provenance"]["finished"]
+    with pytest.raises(DatasetError, match="did not finish|unfinished|finished"):
+        check_video_dataset(killed, policy="random", task="reacher_easy", colour_schedule="switch", missing="none")
+    collect(config(killed, num_episodes=2))
+    assert digests(killed) == digests(whole)
+    assert json.loads((killed / "dataset.json").read_text()) == json.loads((whole / "dataset.json").read_text()) | {
+        "provenance": {**json.loads((whole / "dataset.json").read_text())["provenance"], "out_dir": str(killed)}}
+
+
 def test_resume_refuses_other_settings_and_corrupt_files(tmp_path):
     collect(config(tmp_path, num_episodes=2))
     with pytest.raises(ValueError, match="different settings"):

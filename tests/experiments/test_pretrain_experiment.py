@@ -46,3 +46,25 @@ def test_pretrain_without_videos_names_the_missing_dataset_and_the_command_that_
         ex.run(config_updates={"videos": "random", "data_dir": str(tmp_path / "none"),
                                "out_dir": str(tmp_path / "ckpt")})
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_finished_pretrain_is_not_reused_after_its_videos_changed(tmp_path):
+    """Pretrained on a dataset that later grew (a collection resumed to more episodes): the rerun refuses,
+    naming the changed videos, instead of reporting the old run as complete."""
+    videos = tmp_path / "videos"
+
+    def videos_of(episodes):
+        collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=20), out_dir=str(videos),
+                              num_episodes=episodes, colour_schedule="train", progress=False))
+
+    updates = {"videos": "random", "colour_schedule": "train", "data_dir": str(videos),
+               "out_dir": str(tmp_path / "ckpt"), "updates": 2, "checkpoint_every": 2, "log_every": 2, "length": 6,
+               "batch_size": 2}
+    videos_of(2)
+    assert ex.run(named_configs=["finger_spin", "smoke"], config_updates=updates).status == "COMPLETED"
+    assert ex.run(named_configs=["finger_spin", "smoke"], config_updates=updates).status == "COMPLETED"  # same data
+    before = file_sha256(tmp_path / "ckpt" / "latest.pt")
+    videos_of(3)
+    with pytest.raises(ValueError, match=r"the videos in .*videos changed since .*latest\.pt"):
+        ex.run(named_configs=["finger_spin", "smoke"], config_updates=updates)
+    assert file_sha256(tmp_path / "ckpt" / "latest.pt") == before

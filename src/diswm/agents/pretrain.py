@@ -51,6 +51,7 @@ class PretrainConfig:
     seed: int = 0
     device: str = "cpu"
     compile: bool = False  # torch.compile the RSSM step functions (a GPU speed switch)
+    dataset_sha256: str | None = None  # the videos' manifest hash: a run is never resumed on changed videos
 
     def validate(self) -> None:
         if self.updates < 1 or self.checkpoint_every < 1:
@@ -121,6 +122,9 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
     if latest.exists():
         state = load_checkpoint(latest)
         differences = config_differences(state["config"], asdict(config))
+        if any(d.startswith("dataset_sha256") for d in differences):
+            raise ValueError(f"the videos in {config.data_dir} changed since {latest} was trained on them (their "
+                             f"manifest's sha256 differs); move {out} away to pretrain on the new videos")
         if differences:
             raise ValueError(f"{latest} belongs to a run with other settings ({'; '.join(differences)}); "
                              "use another out_dir")

@@ -138,6 +138,8 @@ def collect(
     try:
         policy = resolve_policy(config, env.action_space.shape[0], policy)
         manifest = _manifest(config, env)
+        if not (out / MANIFEST).exists():  # before any episode file: a kill at any point leaves a folder to resume
+            write_json(out / MANIFEST, {**manifest, "episodes": [], "provenance": _provenance(config, result)})
         iterator = range(config.num_episodes)
         if config.progress:
             from tqdm import tqdm
