@@ -15,8 +15,8 @@ import numpy as np
 
 from diswm.records import finetune_records
 
-NAMES = {"diswm": "DisWM", "dreamerv2": "DreamerV2"}
-COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue"}
+NAMES = {"diswm": "DisWM", "dreamerv2": "DreamerV2", "no_distill": "w/o distillation"}
+COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue", "no_distill": "tab:green"}
 
 
 def merged(records: list[dict], folder: Path, metric: str) -> dict[int, float]:
