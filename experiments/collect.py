@@ -37,11 +37,11 @@ def config():
     task = "cheetah_run"  # source task whose videos are collected
     check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper: sizes the dataset (diswm.scales.COLLECT)
-    check_choice("scale", scale, SCALE_NAMES)
+    check_scale(scale)
     seed = 0  # seeds the env, the colour stream and the policy (episode i: SeedSequence([seed, i, 0]))
     check_at_least("seed", seed, 0)
     colour_schedule = "switch"  # switch (train colours, then test colours at mid-collection) | train | test | none
-    num_episodes = COLLECT[check_scale(scale)].num_episodes  # episodes to collect
+    num_episodes = COLLECT[scale].num_episodes  # episodes to collect
     time_limit = COLLECT[scale].time_limit  # control steps per episode (None: native 1000 DMC / 100 Pusher)
     render_quality = COLLECT[scale].render_quality  # default | fast (no shadows/reflections/anti-aliasing)
     action_repeat = 2  # control steps per agent step

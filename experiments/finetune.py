@@ -69,7 +69,7 @@ def config():
     method = "diswm"  # label of the run (set by the method named configs)
     check_method(method)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.FINETUNE and NETS)
-    check_choice("scale", scale, SCALE_NAMES)
+    check_scale(scale)
     seed = 0  # seeds torch, numpy, the environments and the colour streams
     check_at_least("seed", seed, 0)
     image_model = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2)
@@ -80,7 +80,7 @@ def config():
     videos = "dreamerv2_replay"  # the teacher's (or conv video model's) videos: dreamerv2_replay (paper) | random
     eta_max = 0.1  # η at the start of the schedule
     eta_schedule = "paper"  # paper (0.1 -> 0.01) | official (frozen step: 0.095 DMC, none cross-domain)
-    eta_decay_steps = FINETUNE[check_scale(scale)].eta_decay_steps  # agent steps of η's linear decay (paper: 50k)
+    eta_decay_steps = FINETUNE[scale].eta_decay_steps  # agent steps of η's linear decay (paper: 50k)
     eta_floor = 0.1  # η stays at or above eta_floor x eta_max (released: 0.1, i.e. 0.01)
     eta_delay = FINETUNE[scale].eta_delay  # cross-domain: agent steps before distillation starts (paper: 50k)
     teacher = "frozen"  # frozen | drifting (the released code updates the teacher)

@@ -70,13 +70,13 @@ def config():
     task = "cheetah_run"  # source task of the videos
     check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN)
-    check_choice("scale", scale, SCALE_NAMES)
+    check_scale(scale)
     seed = 0  # seeds torch, the batch sampler and the model initialisation
     check_at_least("seed", seed, 0)
     videos = "dreamerv2_replay"  # dreamerv2_replay (a learning agent's replay: the paper) | random (uniform policy)
     video_seed = 0  # seed of the source-agent run (or of the random collection)
     colour_schedule = "switch"  # the videos' colour schedule (train colours, then test colours); checked
-    data_dir = str(video_dir(check_scale(scale), task, videos, video_seed, colour_schedule))
+    data_dir = str(video_dir(scale, task, videos, video_seed, colour_schedule))
     beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
     cnn_depth = NETS[scale].cnn_depth  # conv image model depth

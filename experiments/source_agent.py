@@ -79,10 +79,10 @@ def config():
     task = "cheetah_run"  # source task: the agent learns it, its replay becomes the videos
     check_choice("task", task, TASKS)
     scale = "smoke"  # smoke | cpu | paper (diswm.scales.SOURCE_AGENT for the budget, FINETUNE and NETS otherwise)
-    check_choice("scale", scale, SCALE_NAMES)
+    check_scale(scale)
     seed = 0  # seeds the agent and its environments (pretraining reads it as video_seed)
     check_at_least("seed", seed, 0)
-    frames = SOURCE_AGENT[check_scale(scale)].frames  # budget: agent steps stored in the replay (the dataset's size)
+    frames = SOURCE_AGENT[scale].frames  # budget: agent steps stored in the replay (the dataset's size)
     target_return = None  # also stop at the first evaluation whose mean return reaches this (None: frames only)
     colour_schedule = "switch"  # switch (train colours, test colours from mid-budget: the released runs) | train | ...
     action_repeat = 2  # control steps per agent step

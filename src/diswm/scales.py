@@ -34,7 +34,7 @@ COLLECT: dict[str, CollectScale] = {
 
 def check_scale(scale: str) -> str:
     if scale not in SCALE_NAMES:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {SCALE_NAMES}")
+        raise ValueError(f"scale={scale!r} is not allowed; expected one of: {', '.join(SCALE_NAMES)}")
     return scale
 
 
