@@ -15,6 +15,7 @@ interrupted run ends with the same weights and returns as an uninterrupted one (
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -110,17 +111,10 @@ class FinetuneConfig:
         ``control_steps_per_agent_step`` control steps (2, or 4 for DMC under the released double repeat),
         ignoring that the loop acts on episode boundaries: agent steps, updates, the agent step of the colour
         switch and the number of evaluations. Uses the loop's own :meth:`steps` and training rule."""
+        per_agent_step = self.steps(control_steps_per_agent_step, 1)  # progress is linear in agent steps
+
         def first_agent_step(target: float) -> int:  # the first agent step whose progress reaches target
-            low, high = 0, 1
-            while self.steps(high * control_steps_per_agent_step, high) < target:
-                high *= 2
-            while low < high:
-                middle = (low + high) // 2
-                if self.steps(middle * control_steps_per_agent_step, middle) >= target:
-                    high = middle
-                else:
-                    low = middle + 1
-            return low
+            return math.ceil(target / per_agent_step)
 
         agent_steps = first_agent_step(self.env_steps)
         prefill = min(self.prefill, agent_steps)
