@@ -24,6 +24,7 @@ import torch
 from diswm.checkpoint import file_sha256
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import TASKS, EnvSpec
+from diswm.lock import folder_lock
 from diswm.scales import COLLECT, SCALE_NAMES, check_scale
 from experiments.common import check_at_least, check_choice, new_experiment, outputs_home, provenance, run_command_line
 
@@ -84,7 +85,8 @@ def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_qua
         _run.log_scalar("episode_return", record["return"], index)
         _run.log_scalar("episode_env_steps", record["env_steps"], index)
 
-    result = collect(settings, on_episode=log, policy=agent)
+    with folder_lock(out_dir):  # a second process on this folder stops here, naming the first
+        result = collect(settings, on_episode=log, policy=agent)
     manifest = f"{out_dir}/dataset.json"
     _run.add_artifact(manifest, "dataset.json")
     _run.info["dataset"] = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import platform
 import signal
@@ -22,6 +24,7 @@ from sacred.observers import FileStorageObserver  # noqa: E402
 from sacred.settings import SETTINGS  # noqa: E402
 from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
+from diswm.lock import FolderLockedError  # noqa: E402
 from diswm.paths import outputs_home  # noqa: E402
 
 # tqdm progress bars in captured output: keep the last state of each line only.
@@ -73,7 +76,27 @@ def run_command_line(experiment: Experiment, argv: list[str]) -> int:
 
 
 #: errors that name a bad input (a value, a file): shown as one line, without the traceback (``-d`` shows it)
-INPUT_ERRORS = (ValueError, FileNotFoundError)
+INPUT_ERRORS = (ValueError, FileNotFoundError, FolderLockedError)
+
+
+#: config keys that say where and how a run executes, not what it computes
+EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph"})
+
+
+def settings_differences(config: dict[str, Any], baseline: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{key: [baseline value, value]}`` for every setting of ``config`` that is not ``baseline``'s
+    (:data:`EXECUTION_KEYS` aside): what makes a run other than the default run of its method and scale."""
+    return {key: [baseline.get(key), value] for key, value in sorted(config.items())
+            if key not in EXECUTION_KEYS and baseline.get(key) != value}
+
+
+def identity_folder(base: Path, differences: dict[str, list[Any]]) -> Path:
+    """``base`` for a default run; ``base-<digest of the differences>`` otherwise, so runs with other settings
+    (an η, a β, a budget) never share a checkpoint folder."""
+    if not differences:
+        return base
+    canonical = json.dumps({k: v[1] for k, v in differences.items()}, sort_keys=True, default=str)
+    return base.with_name(f"{base.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}")
 
 
 def check_choice(name: str, value: Any, allowed) -> None:

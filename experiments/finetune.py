@@ -7,28 +7,38 @@ and the baselines as named configurations of the same parts.
 DisWM reads the teacher ``checkpoints/pretrain/<scale>/<source>/beta<β2>/seed_<pretrain_seed>/encoder.pt``
 (``diswm pretrain``, on the source agent's replay videos; ``videos=random``: ``beta<β2>_random``, pretrained on
 a random policy's videos). Outputs go to ``checkpoints/finetune/<scale>/<source>_to_<task>/<method>/seed_<seed>/``
-(``<method>_random`` with ``videos=random``; ``latest.pt``, ``train_eps/``); rerunning the same command resumes.
+(``<method>_random`` with ``videos=random``; ``latest.pt``, ``train_eps/``, ``identity.json``); a run whose settings
+differ from its method's at its scale (an η, a β, a budget, ``official_code``) gets ``seed_<seed>-<digest>``, so
+runs with other settings never share a folder. Rerunning the same command resumes; a second process on the same
+folder stops with a message naming the first (``.lock``: pid, host).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
+from sacred.initialize import create_run
 
 from diswm.agents import BehaviorConfig, WorldModelConfig
 from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.atomic import write_json
 from diswm.checkpoint import file_sha256
 from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, TASKS, EnvSpec
+from diswm.lock import folder_lock
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, check_scale
 from experiments.common import (
     check_at_least,
     check_choice,
     default_device,
+    identity_folder,
     new_experiment,
     outputs_home,
     provenance,
     run_command_line,
+    settings_differences,
 )
 from experiments.pretrain import video_model_tag
 
@@ -134,8 +144,40 @@ def config():
     teacher_tag = video_model_tag("beta_vae", pretrain_beta, z_dim, videos)  # the pretrain run's folder
     teacher_path = str(outputs_home() / "checkpoints" / "pretrain" / scale / source / teacher_tag
                        / f"seed_{pretrain_seed}" / "encoder.pt") if distill else None
-    out_dir = str(outputs_home() / "checkpoints" / "finetune" / scale / f"{source}_to_{task}"
-                  / (method + ("_random" if videos == "random" else "")) / f"seed_{seed}")
+    out_dir = None  # None: the run's own folder (run_folder: a function of every setting that changes the result)
+
+
+def method_root(method: str) -> str:
+    """The METHODS entry a label names (``diswm_official`` -> ``diswm``)."""
+    return method if method in METHODS else max((m for m in METHODS if method.startswith(f"{m}_")), key=len)
+
+
+_BASELINE: list[bool] = []  # non-empty while run_folder builds a baseline config (whose folder is not needed)
+
+
+def run_folder(config: dict[str, Any]) -> tuple[Path, dict[str, list[Any]]]:
+    """``checkpoints/finetune/<scale>/<source>_to_<task>/<method>[_random]/seed_<seed>`` for the method's own
+    settings at its scale; with any other setting (an override, a budget, ``official_code``) the folder gets the
+    digest of the differences (:func:`experiments.common.identity_folder`). Returns the folder and the differences
+    from that baseline."""
+    base = (outputs_home() / "checkpoints" / "finetune" / config["scale"] / f"{config['source']}_to_{config['task']}"
+            / (config["method"] + ("_random" if config["videos"] == "random" else "")) / f"seed_{config['seed']}")
+    _BASELINE.append(True)
+    try:
+        baseline = create_run(ex, "main", {k: config[k] for k in ("method", "task", "source", "seed", "videos")},
+                              named_configs=[method_root(config["method"]), config["scale"]]).config
+    finally:
+        _BASELINE.pop()
+    differences = settings_differences(config, baseline)
+    return identity_folder(base, differences), differences
+
+
+@ex.config_hook
+def resolve_out_dir(config, command_name, logger):
+    """Fill ``out_dir`` (when not given) with :func:`run_folder`."""
+    if config.get("out_dir") is not None or _BASELINE:
+        return {}
+    return {"out_dir": str(run_folder(config)[0])}
 
 
 for _method, _values in METHODS.items():
@@ -151,12 +193,12 @@ ex.add_named_config("official_code", OFFICIAL_CODE)
 
 
 @ex.main
-def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, eta_decay_steps, eta_floor, eta_delay,
-         teacher, cross_domain, z_dim, reward_scale, repeat_mode, action_repeat, colour_schedule, device, step_unit,
-         env_steps, time_limit, render_quality, prefill, train_every, pretrain_updates, batch_size, length, eval_every,
-         eval_episodes, eval_action, checkpoint_every, encoder_widths, decoder_widths, cnn_depth, stoch, deter, hidden,
-         units, reward_layers, actor_layers, critic_layers, horizon, actor_dist, actor_entropy, lambda_order,
-         teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions, out_dir, compile,
+def main(_run, _config, task, seed, image_model, distill, beta, eta_max, eta_schedule, eta_decay_steps, eta_floor,
+         eta_delay, teacher, cross_domain, z_dim, reward_scale, repeat_mode, action_repeat, colour_schedule, device,
+         step_unit, env_steps, time_limit, render_quality, prefill, train_every, pretrain_updates, batch_size, length,
+         eval_every, eval_episodes, eval_action, checkpoint_every, encoder_widths, decoder_widths, cnn_depth, stoch,
+         deter, hidden, units, reward_layers, actor_layers, critic_layers, horizon, actor_dist, actor_entropy,
+         lambda_order, teacher_path, init_from, num_actions, stacked, intrinsic_beta, video_actions, out_dir, compile,
          gru_layer_norm, cuda_graph):
     if distill and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
@@ -202,20 +244,27 @@ def main(_run, task, seed, image_model, distill, beta, eta_max, eta_schedule, et
         for name, value in metrics.items():
             _run.log_scalar(f"train/{name}", value, updates)
 
-    finetuner = Finetuner(settings)
-    _run.info["parameters"] = finetuner.parameter_counts()
-    try:
-        result = finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update)
-    finally:
-        finetuner.close()
+    _, differences = run_folder(dict(_config))
+    _run.info["settings_differences"] = differences
+    _run.info["out_dir"] = out_dir  # from the method's own settings at this scale
+    with folder_lock(out_dir):  # a second process on this folder stops here, naming the first
+        write_json(Path(out_dir) / "identity.json", {"differences": differences,
+                                                     "config": {k: v for k, v in _config.items()}})
+        finetuner = Finetuner(settings)
+        _run.info["parameters"] = finetuner.parameter_counts()
+        try:
+            result = finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update)
+        finally:
+            finetuner.close()
     checkpoint = Path(out_dir) / "latest.pt"
     _run.info["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
     history = result["eval_history"]
     return {"env_steps": result["env_steps"], "updates": result["updates"], "episodes": result["episodes"],
             "final_eval_return": history[-1]["return_mean"] if history else None,
-            "eval_returns": [(h["env_steps"], h["return_mean"]) for h in history],
-            **({"final_success_rate": history[-1]["success_rate"]} if history and "success_rate" in history[-1]
-               else {})}
+            "eval_returns": [[h["env_steps"], h["return_mean"]] for h in history],  # lists: plain JSON in records
+            **({"final_success_rate": history[-1]["success_rate"],
+                "eval_success_rates": [[h["env_steps"], h["success_rate"]] for h in history]}
+               if history and "success_rate" in history[-1] else {})}
 
 
 def run_cli(argv: list[str]) -> int:

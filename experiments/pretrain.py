@@ -26,6 +26,7 @@ from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import file_sha256
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
 from diswm.envs import TASKS
+from diswm.lock import folder_lock
 from diswm.models import RSSMConfig
 from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
 from experiments.collect import SOURCE_TASKS
@@ -145,7 +146,8 @@ def main(_run, task, scale, videos, video_seed, colour_schedule, seed, data_dir,
             for name, value in metrics.items():
                 _run.log_scalar(f"pretrain/{name}", value, update)
 
-    result = pretrain(settings, on_log=log)
+    with folder_lock(out_dir):  # a second process on this folder stops here, naming the first
+        result = pretrain(settings, on_log=log)
     checkpoints = {name: str(Path(out_dir) / f"{name}.pt") for name in ("encoder", "decoder", "rssm")}
     _run.info["checkpoints"] = {name: {"path": path, "sha256": file_sha256(path)} for name, path in checkpoints.items()}
     return {"updates": result["updates"], "encoder": checkpoints["encoder"], **result["metrics"]}

@@ -51,6 +51,7 @@ from diswm.data.collect import (
 )
 from diswm.data.rollout import episode_seed
 from diswm.envs import ACTION_DIMS, TASKS, ColourBox, EnvSpec
+from diswm.lock import folder_lock
 from diswm.models import RSSMConfig
 from diswm.scales import FINETUNE, NETS, SCALE_NAMES, SOURCE_AGENT, check_scale
 from experiments.collect import SOURCE_TASKS
@@ -274,46 +275,47 @@ def main(_run, _config, task, seed, frames, target_return, colour_schedule, stop
          dataset_dir):
     settings = agent_settings(**_config)
     identity = identity_of(settings, task, seed, frames, target_return)
-    dataset = Path(dataset_dir)
-    _run.info.update(provenance())
-    manifest_path = dataset / MANIFEST
-    if says_finished(manifest_path):
-        manifest = revalidate(dataset, identity, out_dir, task, colour_schedule)  # finished: nothing to run
-        _run.info["dataset"] = {"manifest": str(manifest_path), "sha256": file_sha256(manifest_path)}
-        return summary(manifest, dataset, newly_run=False)
+    with folder_lock(out_dir):  # a second process on this agent stops here, naming the first
+        dataset = Path(dataset_dir)
+        _run.info.update(provenance())
+        manifest_path = dataset / MANIFEST
+        if says_finished(manifest_path):
+            manifest = revalidate(dataset, identity, out_dir, task, colour_schedule)  # finished: nothing to run
+            _run.info["dataset"] = {"manifest": str(manifest_path), "sha256": file_sha256(manifest_path)}
+            return summary(manifest, dataset, newly_run=False)
 
-    def on_eval(record):
-        _run.log_scalar("eval_return", record["return_mean"], record["agent_steps"])
+        def on_eval(record):
+            _run.log_scalar("eval_return", record["return_mean"], record["agent_steps"])
 
-    def on_episode(record):
-        _run.log_scalar("train_return", record["return"], record["agent_steps"])
-        _run.log_scalar("fps", record["fps"], record["agent_steps"])
+        def on_episode(record):
+            _run.log_scalar("train_return", record["return"], record["agent_steps"])
+            _run.log_scalar("fps", record["fps"], record["agent_steps"])
 
-    def on_update(updates, metrics):
-        for name, value in metrics.items():
-            _run.log_scalar(f"train/{name}", value, updates)
+        def on_update(updates, metrics):
+            for name, value in metrics.items():
+                _run.log_scalar(f"train/{name}", value, updates)
 
-    def reached_target(record) -> bool:
-        return target_return is not None and record["return_mean"] >= target_return
+        def reached_target(record) -> bool:
+            return target_return is not None and record["return_mean"] >= target_return
 
-    finetuner = Finetuner(settings)
-    _run.info["parameters"] = finetuner.parameter_counts()
-    try:
+        finetuner = Finetuner(settings)
+        _run.info["parameters"] = finetuner.parameter_counts()
         try:
-            finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update, stop_when=reached_target,
-                          stop_after_episodes=stop_after_episodes)
-        except BaseException:  # leave a manifest that says the run did not finish, then stop as asked
-            with contextlib.suppress(Exception):
-                if (Path(out_dir) / "latest.pt").is_file():
-                    write_dataset(settings, identity, finetuner.train_env, dataset, _run._id)
-            raise
-        manifest = write_dataset(settings, identity, finetuner.train_env, dataset, _run._id)
-    finally:
-        finetuner.close()
-    _run.add_artifact(str(manifest_path), MANIFEST)
-    _run.info["checkpoint"] = manifest["provenance"]["checkpoint"]
-    _run.info["dataset"] = {"manifest": str(manifest_path), "sha256": file_sha256(manifest_path)}
-    return summary(manifest, dataset, newly_run=True)
+            try:
+                finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update, stop_when=reached_target,
+                              stop_after_episodes=stop_after_episodes)
+            except BaseException:  # leave a manifest that says the run did not finish, then stop as asked
+                with contextlib.suppress(Exception):
+                    if (Path(out_dir) / "latest.pt").is_file():
+                        write_dataset(settings, identity, finetuner.train_env, dataset, _run._id)
+                raise
+            manifest = write_dataset(settings, identity, finetuner.train_env, dataset, _run._id)
+        finally:
+            finetuner.close()
+        _run.add_artifact(str(manifest_path), MANIFEST)
+        _run.info["checkpoint"] = manifest["provenance"]["checkpoint"]
+        _run.info["dataset"] = {"manifest": str(manifest_path), "sha256": file_sha256(manifest_path)}
+        return summary(manifest, dataset, newly_run=True)
 
 
 def run_cli(argv: list[str]) -> int:

@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,3 +77,51 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
 def test_diswm_without_a_teacher_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="diswm pretrain"):
         ex.run(named_configs=["diswm", "smoke"], config_updates={"teacher_path": str(tmp_path / "encoder.pt")})
+
+
+def test_runs_with_other_settings_get_folders_of_their_own(tmp_path, monkeypatch):
+    """Fig. 7's η cells once shared a folder and the second stopped with a CheckpointError; now every setting that
+    changes the result (an override, a budget) names the folder, and each run completes in its own."""
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+
+    def folder(**updates):
+        return ex.run("print_config", named_configs=["dreamerv2", "smoke"], config_updates=updates,
+                      options={"--loglevel": "ERROR"}).config["out_dir"]
+
+    base = tmp_path / "checkpoints/finetune/smoke/finger_spin_to_cartpole_swingup/dreamerv2/seed_0"
+    assert folder(task="cartpole_swingup") == str(base)  # the method's own settings: the plain name
+    assert folder(task="cartpole_swingup", device="cuda", compile=True) == str(base)  # how it runs is not what
+    tiny = {**TINY, "task": "cartpole_swingup"}
+    first, second = folder(**tiny), folder(**tiny, eta_max=0.01)
+    assert len({first, second, str(base)}) == 3 and first.startswith(f"{base}-")
+    assert folder(**{**tiny, "env_steps": TINY["env_steps"] + 40}) not in (first, second)  # the budget too
+    for updates in ({}, {"eta_max": 0.01}):
+        assert ex.run(named_configs=["dreamerv2", "smoke"], config_updates={**tiny, **updates}).status == "COMPLETED"
+    identity = json.loads((Path(second) / "identity.json").read_text())
+    assert identity["differences"]["eta_max"] == [0.1, 0.01] and "env_steps" in identity["differences"]
+    assert (Path(first) / "latest.pt").is_file() and (Path(second) / "latest.pt").is_file()
+
+
+def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monkeypatch, capsys):
+    from diswm.lock import LOCK_NAME
+    from experiments.finetune import run_cli
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    argv = ["with", "dreamerv2", "smoke", "task=cartpole_swingup", *(f"{k}={v}" for k, v in TINY.items())]
+    out = Path(ex.run("print_config", named_configs=["dreamerv2", "smoke"],
+                      config_updates={**TINY, "task": "cartpole_swingup"}, options={"--loglevel": "ERROR"}
+                      ).config["out_dir"])
+    hold = "import sys, time; from diswm.lock import folder_lock\nwith folder_lock(sys.argv[1]):\n" \
+           "    print('held', flush=True); time.sleep(60)"
+    owner = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "held"
+        with pytest.raises(SystemExit) as stopped:
+            run_cli(argv)
+        assert stopped.value.code == 1
+    finally:
+        owner.kill()
+        owner.wait()
+    error = capsys.readouterr().err
+    assert f"error: {out} is in use by pid {owner.pid}" in error and "Traceback" not in error
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written by the refused run
