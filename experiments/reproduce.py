@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -31,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from diswm.checkpoint import LOCATION_KEYS
 from diswm.paths import outputs_home
-from diswm.records import finetune_records
+from diswm.records import checkpoint_curves, finetune_records
+from experiments.common import EXECUTION_KEYS
 from experiments.paper import ITEMS, Cell, PaperItem
 
 TEACHER_METHODS = {"diswm": 0.015, "no_disentangle": 0.0}  # method -> β2 of the teacher it distils
@@ -63,15 +66,43 @@ def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") 
     return plan
 
 
+def finetune_config(argv: list[str]) -> dict[str, Any]:
+    """The config a ``diswm finetune`` command line (``with <named> <key=value> ...``) resolves to."""
+    from sacred.arg_parser import get_config_updates
+    from sacred.initialize import create_run
+
+    from experiments.finetune import ex
+
+    updates, named = get_config_updates(argv[1:])
+    return dict(create_run(ex, "main", updates, named_configs=named).config)
+
+
+#: what does not change a run's result: where it ran and wrote (paths differ between machines and homes)
+NOT_IDENTITY = EXECUTION_KEYS | LOCATION_KEYS
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that determine a finetune run's result, budget included, as JSON data."""
+    return json.loads(json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, default=str))
+
+
+def cell_identity(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> dict[str, Any]:
+    """The identity of the finetune run that this cell's stages (:func:`stages`) start."""
+    key = (cell, scale, seed, videos)
+    if key not in _IDENTITIES:
+        argv = next(argv for stage, argv in stages(cell, scale, seed, videos) if stage == "finetune")
+        _IDENTITIES[key] = identity(finetune_config(argv))
+    return _IDENTITIES[key]
+
+
+_IDENTITIES: dict[tuple, dict[str, Any]] = {}
+
+
 def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> bool:
-    """Whether a finetune record is this cell's run. For methods that pretrain, its videos must be ``videos``
-    (a record without a ``videos`` setting predates the source agent: its teacher saw random videos)."""
-    config = record["config"]
-    wanted = {"method": cell.method, "source": cell.source, "task": cell.task, "scale": scale, "seed": seed,
-              **dict(cell.overrides)}
-    if uses_videos(cell.method) and config.get("videos", "random") != videos:
-        return False
-    return all(config.get(k) == v for k, v in wanted.items())
+    """Whether a finetune record is this cell's run: its full identity (every setting that changes the result,
+    the budget included) equals the one the cell's command resolves to, so a run with another budget, an older
+    default or other videos never counts as the cell."""
+    return identity(record["config"]) == cell_identity(cell, scale, seed, videos)
 
 
 Stage = tuple[str, list[str]]  # (experiment, Sacred command-line arguments)
@@ -167,6 +198,12 @@ def cost_rows(item: PaperItem, scale: str, seeds: int, records: list[dict[str, A
     return table
 
 
+def run_folders(records: list[dict[str, Any]]) -> list[Path]:
+    """The checkpoint folders of ``records`` that exist on this machine."""
+    folders = [record["info"].get("out_dir") or record["config"].get("out_dir") for record in records]
+    return [Path(folder) for folder in folders if folder and Path(folder).is_dir()]
+
+
 def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_dir: Path,
               videos: str = "dreamerv2_replay") -> tuple[Path, Path]:
     """CSV of every evaluation point and a Markdown table of final returns (mean ± sd over seeds), in
@@ -177,12 +214,15 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
         finals = []
         for seed in range(seeds):
             curve: dict[int, float] = {}
-            for record in sorted((r for r in records if matches(r, cell, scale, seed, videos)),
-                                 key=lambda r: r["id"]):
+            mine = sorted((r for r in records if matches(r, cell, scale, seed, videos)), key=lambda r: r["id"])
+            # every record of the run (a resumed run has several) and its checkpoint's own evaluation history,
+            # so an evaluation that a killed run never flushed to its record still counts
+            checkpoints = [checkpoint_curves(folder) for folder in dict.fromkeys(run_folders(mine))]
+            for part in [*mine, *checkpoints]:
                 if item.metric == "success":  # in %, as Table B prints it
-                    curve.update((step, 100.0 * rate) for step, rate in record["success_curve"])
+                    curve.update((step, 100.0 * rate) for step, rate in part["success_curve"])
                 else:
-                    curve.update(record["curve"])
+                    curve.update(part["curve"])
             for step, value in sorted(curve.items()):
                 rows.append({"item": item.name, "scale": scale, "method": cell.method, "source": cell.source,
                              "task": cell.task, "overrides": " ".join(f"{k}={v}" for k, v in cell.overrides),

@@ -31,12 +31,37 @@ def finetune_records(runs_dir: Path | str) -> list[dict[str, Any]]:
         end = run.get("stop_time") or run.get("heartbeat")
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(run["start_time"])).total_seconds() \
             if end and run.get("start_time") else 0.0
-        curve = metrics.get("eval_return", {"steps": [], "values": []})
-        success = metrics.get("eval_success_rate", {"steps": [], "values": []})
+        result = run.get("result") if isinstance(run.get("result"), dict) else {}
         records.append({
             "id": int(folder.name), "status": run.get("status"), "config": config, "info": info, "seconds": seconds,
-            "curve": list(zip(curve["steps"], curve["values"], strict=True)),
-            "success_curve": list(zip(success["steps"], success["values"], strict=True)),
+            # the metrics Sacred flushed, completed by the run's own result (the whole evaluation history)
+            "curve": _merged(metrics, "eval_return", result.get("eval_returns")),
+            "success_curve": _merged(metrics, "eval_success_rate", result.get("eval_success_rates")),
             "inference": metrics.get("eval_seconds_per_episode", {"values": []})["values"],
         })
     return records
+
+
+def _plain(value: Any) -> Any:
+    """Sacred's JSON of a Python tuple (``{"py/tuple": [...]}``, in records before results were plain lists)."""
+    if isinstance(value, dict) and "py/tuple" in value:
+        value = value["py/tuple"]
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
+def _merged(metrics: dict[str, Any], name: str, result: Any) -> list[tuple[int, float]]:
+    series = metrics.get(name, {"steps": [], "values": []})
+    curve = dict(zip(series["steps"], series["values"], strict=True))
+    curve.update((int(step), float(value)) for step, value in _plain(result or []))
+    return sorted(curve.items())
+
+
+def checkpoint_curves(folder: Path | str) -> dict[str, list[tuple[int, float]]]:
+    """A finetune checkpoint's own evaluation history (``latest.pt`` in ``folder``): ``curve`` and
+    ``success_curve`` as in :func:`finetune_records`; empty when there is no checkpoint."""
+    from diswm.checkpoint import load_checkpoint
+
+    path = Path(folder) / "latest.pt"
+    history = load_checkpoint(path)["progress"]["eval_history"] if path.is_file() else []
+    return {"curve": [(h["env_steps"], h["return_mean"]) for h in history],
+            "success_curve": [(h["env_steps"], h["success_rate"]) for h in history if "success_rate" in h]}

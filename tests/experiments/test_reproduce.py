@@ -5,7 +5,7 @@ import pytest
 from diswm.records import finetune_records
 from experiments import collect, finetune, pretrain, source_agent
 from experiments.paper import FIG4_PAIRS, ITEMS, Cell, PaperItem
-from experiments.reproduce import aggregate, main, matches, plan, stages
+from experiments.reproduce import aggregate, finetune_config, main, matches, plan, stages
 
 EXPERIMENTS = {"collect": collect.ex, "source_agent": source_agent.ex, "pretrain": pretrain.ex,
                "finetune": finetune.ex}
@@ -40,19 +40,26 @@ def test_every_cell_of_every_item_constructs():
     assert len(ITEMS["fig4"].cells) == 24 and ITEMS["fig4"].quoted[("finger_spin", "reacher_easy")]["TED"] == 740
 
 
+def _record(folder, config, status="COMPLETED", metrics=None, result=None):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "run.json").write_text(json.dumps({"status": status, "result": result}))
+    (folder / "metrics.json").write_text(json.dumps(metrics or {}))
+
+
+def _cell_config(cell, seed, **changes):
+    argv = next(argv for stage, argv in stages(cell, "smoke", seed) if stage == "finetune")
+    return {**finetune_config(argv), **changes}
+
+
 def test_aggregation_turns_records_into_the_known_table(tmp_path):
-    item = PaperItem("demo", "Demo table", (Cell("diswm", "finger_spin", "reacher_easy", paper=955),
-                                            Cell("dreamerv2", "finger_spin", "reacher_easy", paper=945)),
-                     {("finger_spin", "reacher_easy"): {"TED": 740}})
-    for run_id, (method, seed, values) in enumerate([("diswm", 0, [10.0, 30.0]), ("diswm", 1, [20.0, 50.0]),
-                                                     ("dreamerv2", 0, [5.0, 7.0])], start=1):
-        folder = tmp_path / "runs" / "finetune" / str(run_id)
-        folder.mkdir(parents=True)
-        config = {"method": method, "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": seed,
-                  "videos": "dreamerv2_replay"}
-        (folder / "config.json").write_text(json.dumps(config))
-        (folder / "run.json").write_text(json.dumps({"status": "COMPLETED"}))
-        (folder / "metrics.json").write_text(json.dumps({"eval_return": {"steps": [100, 200], "values": values}}))
+    cells = (Cell("diswm", "finger_spin", "reacher_easy", paper=955),
+             Cell("dreamerv2", "finger_spin", "reacher_easy", paper=945))
+    item = PaperItem("demo", "Demo table", cells, {("finger_spin", "reacher_easy"): {"TED": 740}})
+    for run_id, (cell, seed, values) in enumerate([(cells[0], 0, [10.0, 30.0]), (cells[0], 1, [20.0, 50.0]),
+                                                   (cells[1], 0, [5.0, 7.0])], start=1):
+        _record(tmp_path / "runs" / "finetune" / str(run_id), _cell_config(cell, seed),
+                metrics={"eval_return": {"steps": [100, 200], "values": values}})
     csv_path, markdown = aggregate(item, "smoke", 2, tmp_path / "runs", tmp_path / "results")
     assert csv_path.read_text().splitlines()[0] == "item,scale,method,source,task,overrides,seed,step,return"
     assert len(csv_path.read_text().splitlines()) == 1 + 6
@@ -61,6 +68,48 @@ def test_aggregation_turns_records_into_the_known_table(tmp_path):
     assert "| finger_spin → reacher_easy | diswm | 40.0 ± 14.1 (n=2) | 955 |" in lines
     assert "| finger_spin → reacher_easy | dreamerv2 | 7.0 ± 0.0 (n=1) | 945 |" in lines
     assert "| finger_spin → reacher_easy | TED | quoted, not rerun | 740 |" in lines
+
+
+def test_a_record_counts_for_a_cell_only_with_the_cells_full_identity(tmp_path):
+    """Budget, settings and videos are part of a cell's identity; paths and the device are not."""
+    cell = Cell("dreamerv2", "finger_spin", "reacher_easy")
+    config = _cell_config(cell, 0)
+    assert matches({"config": config}, cell, "smoke", 0)
+    assert matches({"config": {**config, "out_dir": "/elsewhere", "device": "cuda", "compile": True}}, cell, "smoke", 0)
+    assert not matches({"config": {**config, "env_steps": 80}}, cell, "smoke", 0)  # another budget
+    assert not matches({"config": {**config, "eta_max": 0.01}}, cell, "smoke", 0)
+    assert not matches({"config": {k: v for k, v in config.items() if k != "lambda_order"}}, cell, "smoke", 0)
+    assert not matches({"config": config}, cell, "smoke", 1)
+    diswm = Cell("diswm", "finger_spin", "reacher_easy")
+    replay = _cell_config(diswm, 0)
+    assert replay["videos"] == "dreamerv2_replay" and matches({"config": replay}, diswm, "smoke", 0)
+    assert not matches({"config": replay}, diswm, "smoke", 0, videos="random")
+    assert not matches({"config": {**replay, "videos": "random"}}, diswm, "smoke", 0)
+    eta = Cell("diswm", "finger_spin", "reacher_easy", (("eta_max", 0.01),))
+    assert not matches({"config": replay}, eta, "smoke", 0)
+    assert matches({"config": {**replay, "eta_max": 0.01}}, eta, "smoke", 0)
+
+
+def test_the_table_takes_evaluations_from_the_result_and_the_checkpoint_too(tmp_path):
+    """A final evaluation that Sacred never flushed to metrics.json still reaches the table: from the run's
+    result (its whole history), or from its checkpoint's evaluation history."""
+    import torch
+
+    cell = Cell("dreamerv2", "finger_spin", "reacher_easy")
+    item = PaperItem("demo", "Demo", (cell,), {})
+    runs = tmp_path / "runs" / "finetune"
+    _record(runs / "1", _cell_config(cell, 0), metrics={"eval_return": {"steps": [200], "values": [3.0]}},
+            result={"eval_returns": [[200, 3.0], [400, 14.0]]})
+    assert "| dreamerv2 | 14.0 ± 0.0 (n=1) |" in aggregate(item, "smoke", 1, tmp_path / "runs", tmp_path)[1].read_text()
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    history = [{"env_steps": 200, "return_mean": 3.0}, {"env_steps": 400, "return_mean": 21.0}]
+    torch.save({"progress": {"eval_history": history}}, out / "latest.pt")
+    _record(runs / "2", _cell_config(cell, 1, out_dir=str(out)), status="INTERRUPTED",
+            metrics={"eval_return": {"steps": [200], "values": [3.0]}})
+    item2 = PaperItem("demo", "Demo", (cell,), {})
+    text = aggregate(item2, "smoke", 2, tmp_path / "runs", tmp_path)[1].read_text()
+    assert "| dreamerv2 | 17.5 ± 4.9 (n=2) |" in text  # seed 1's final 21.0 comes from its checkpoint
 
 
 @pytest.mark.slow
@@ -163,19 +212,6 @@ def test_dry_run_lists_each_source_agent_before_its_pretraining(capsys, tmp_path
                      f"source={source} " in line]
         assert len(pretrains) == 2  # the teacher, and the conv model of DV2 Finetune and APV
         assert agent < min(pretrains) and max(pretrains) < min(finetunes)
-
-
-def test_records_of_random_video_runs_do_not_count_for_the_replay_videos_cells():
-    cell = Cell("diswm", "finger_spin", "reacher_easy")
-    config = {"method": "diswm", "source": "finger_spin", "task": "reacher_easy", "scale": "smoke", "seed": 0}
-    # a record from before `videos` existed had a random-video teacher: it is not the replay videos' cell
-    assert not matches({"config": config}, cell, "smoke", 0)
-    assert matches({"config": config}, cell, "smoke", 0, videos="random")
-    assert matches({"config": {**config, "videos": "dreamerv2_replay"}}, cell, "smoke", 0)
-    assert not matches({"config": {**config, "videos": "random"}}, cell, "smoke", 0)
-    assert matches({"config": {**config, "videos": "random"}}, cell, "smoke", 0, videos="random")
-    dreamer = Cell("dreamerv2", "finger_spin", "reacher_easy")  # no videos: any record of it counts
-    assert matches({"config": {**config, "method": "dreamerv2"}}, dreamer, "smoke", 0, videos="random")
 
 
 def test_reproduce_rejects_unknown_methods_and_address_without_ray():
