@@ -7,6 +7,8 @@ Environment:
   matches the glob PATTERN, SIGKILL itself ``mid`` (half the bytes written to the temporary file) or ``before_rename``
   (the temporary file complete, not yet renamed over the target). The target's name goes to stderr first.
 - ``KILL_AFTER=SECONDS``: SIGKILL itself after that wall time, wherever it is.
+- ``KILL_AFTER_FINAL_CHECKPOINT=1``: SIGKILL itself as soon as a finetune run has saved its final checkpoint
+  (before Sacred records the run as completed or flushes its last metrics).
 - ``WRITE_LOG=FILE``: append the target of every atomic write to FILE.
 
 The patch is installed before anything imports ``atomic_writer``, so every stage (run in this process by
@@ -61,6 +63,19 @@ if os.environ.get("KILL_AFTER"):
     timer = threading.Timer(float(os.environ["KILL_AFTER"]), _die, args=("after the time limit",))
     timer.daemon = True
     timer.start()
+
+if os.environ.get("KILL_AFTER_FINAL_CHECKPOINT"):
+    from diswm.agents.finetune import Finetuner
+
+    _run = Finetuner.run
+
+    def _run_then_die(self, *args, **kwargs):
+        result = _run(self, *args, **kwargs)
+        if "/finetune/" in str(self.config.out_dir) and not result["interrupted"]:
+            _die(f"after the final checkpoint of {self.config.out_dir}")
+        return result
+
+    Finetuner.run = _run_then_die
 
 if __name__ == "__main__":
     from diswm.cli import main

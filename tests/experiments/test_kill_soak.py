@@ -1,7 +1,7 @@
 """Kill -9 anywhere, rerun: the same table and weights. A smoke ``reproduce`` of one Fig. 8 cell (the whole chain:
 source agent, its replay as videos, pretraining, finetuning) is killed with SIGKILL in the middle of episode,
-checkpoint and manifest writes and at an arbitrary moment, rerun until it finishes, and compared with an
-uninterrupted run in another home."""
+checkpoint and manifest writes, at an arbitrary moment and right after the final checkpoint, rerun until it
+finishes, and compared with an uninterrupted run in another home."""
 
 import os
 import subprocess
@@ -14,25 +14,23 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 REPRODUCE = ["reproduce", "fig8", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:cartpole_swingup",
              "--methods", "diswm"]
-#: (KILL_AT_WRITE, KILL_AFTER) of the successive killed runs; each resumes what the one before left
+#: the environments of the successive killed runs; each resumes what the one before left
 KILLS = [
-    ("ep-*.npz:3:mid", None),  # the source agent's third replay episode, half written
-    ("latest.pt:2:before_rename", None),  # a source agent checkpoint, written but not renamed
-    ("dataset.json:1:before_rename", None),  # the video dataset's manifest
-    ("encoder.pt:2:mid", None),  # a pretraining checkpoint
-    ("latest.pt:3:mid", None),  # a finetuning checkpoint
-    (None, "9"),  # wherever the run is after 9 s
+    {"KILL_AT_WRITE": "ep-*.npz:3:mid"},  # the source agent's third replay episode, half written
+    {"KILL_AT_WRITE": "latest.pt:2:before_rename"},  # a source agent checkpoint, written but not renamed
+    {"KILL_AT_WRITE": "dataset.json:1:before_rename"},  # the video dataset's manifest
+    {"KILL_AT_WRITE": "encoder.pt:2:mid"},  # a pretraining checkpoint
+    {"KILL_AT_WRITE": "latest.pt:3:mid"},  # a finetuning checkpoint
+    {"KILL_AFTER": "9"},  # wherever the run is after 9 s
+    {"KILL_AFTER_FINAL_CHECKPOINT": "1"},  # the finetune's last checkpoint saved, its record not yet finished
 ]
+KILL_VARIABLES = ("KILL_AT_WRITE", "KILL_AFTER", "KILL_AFTER_FINAL_CHECKPOINT")
 
 
-def _diswm(home: Path, kill_at: str | None = None, kill_after: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("KILL_AT_WRITE", "KILL_AFTER")}
+def _diswm(home: Path, kill: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in KILL_VARIABLES}
     env.update({"DISWM_HOME": str(home), "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1",
-                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])})
-    if kill_at:
-        env["KILL_AT_WRITE"] = kill_at
-    if kill_after:
-        env["KILL_AFTER"] = kill_after
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]), **(kill or {})})
     return subprocess.run([sys.executable, str(ROOT / "tests" / "experiments" / "killing_run.py"), *REPRODUCE],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
@@ -54,11 +52,11 @@ def test_reproduce_killed_anywhere_and_rerun_gives_the_same_table_and_weights(tm
     assert done.returncode == 0, done.stderr[-3000:]
 
     said = []
-    for kill_at, kill_after in KILLS:
-        run = _diswm(killed, kill_at, kill_after)
-        assert run.returncode == -9, (kill_at, kill_after, run.returncode, run.stderr[-3000:])
+    for kill in KILLS:
+        run = _diswm(killed, kill)
+        assert run.returncode == -9, (kill, run.returncode, run.stderr[-3000:])
         said += [line for line in run.stderr.splitlines() if line.startswith("[killing_run] SIGKILL")]
-    for pattern in ("npz", "latest.pt", "dataset.json", "encoder.pt"):  # each kind of write was interrupted
+    for pattern in ("npz", "latest.pt", "dataset.json", "encoder.pt", "after the final checkpoint"):  # each kind
         assert any(pattern in line for line in said), said
     for _ in range(3):  # reruns until it finishes (each resumes)
         run = _diswm(killed)

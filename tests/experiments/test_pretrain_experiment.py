@@ -68,3 +68,13 @@ def test_a_finished_pretrain_is_not_reused_after_its_videos_changed(tmp_path):
     with pytest.raises(ValueError, match=r"the videos in .*videos changed since .*latest\.pt"):
         ex.run(named_configs=["finger_spin", "smoke"], config_updates=updates)
     assert file_sha256(tmp_path / "ckpt" / "latest.pt") == before
+
+
+def test_videos_of_another_frame_size_are_refused_naming_a_file(tmp_path):
+    videos = tmp_path / "videos"
+    collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=10, size=32),
+                          out_dir=str(videos), num_episodes=1, progress=False))
+    with pytest.raises(ValueError, match=rf"{videos}/\S+\.npz: frames are 32x32, the video model takes 64x64"):
+        ex.run(named_configs=["finger_spin", "smoke"],
+               config_updates={"videos": "random", "data_dir": str(videos), "out_dir": str(tmp_path / "ckpt")})
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").glob("*.pt"))

@@ -110,6 +110,11 @@ def pretrain(config: PretrainConfig, on_log: Callable[[int, dict[str, float]], N
     replay = EpisodeReplay.from_directory(config.data_dir)
     if len(replay) == 0:
         raise ValueError(f"no episodes in {config.data_dir}; collect videos first (`diswm collect ...`)")
+    for index, name in enumerate(replay.names):  # the encoders take 64 x 64 frames (paper §4, official size 64)
+        height, width = replay.episode(index)["image"].shape[1:3]
+        if (height, width) != (64, 64):
+            raise ValueError(f"{Path(config.data_dir) / name}: frames are {height}x{width}, the video model takes "
+                             "64x64; collect with size=64")
     torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
     device = torch.device(config.device)
