@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ from sacred.observers import FileStorageObserver  # noqa: E402
 from sacred.settings import SETTINGS  # noqa: E402
 from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
+from diswm.atomic import atomic_writer  # noqa: E402
 from diswm.lock import FolderLockedError  # noqa: E402
 from diswm.paths import outputs_home  # noqa: E402
 
@@ -43,7 +45,64 @@ def default_device() -> str:
 def new_experiment(name: str) -> Experiment:
     experiment = Experiment(name, save_git_info=False)  # git state is recorded in provenance() instead
     experiment.captured_out_filter = apply_backspaces_and_linefeeds
+    # Sacred records the file that created the Experiment (this one): add the experiment's own file too
+    experiment.add_source_file(inspect.stack()[1].filename)
     return experiment
+
+
+class RecordObserver(FileStorageObserver):
+    """Sacred's FileStorageObserver with whole files: ``cout.txt`` rewritten with the complete (filtered) output
+    at every heartbeat (Sacred appends from a cursor into text that its filter has since shortened, and the file
+    stopped mid progress bar), and JSON files replaced atomically (a kill while writing leaves the old file, not
+    an empty one)."""
+
+    def save_cout(self):
+        with atomic_writer(Path(self.dir) / "cout.txt", "w") as handle:
+            handle.write(self.cout)
+
+    def save_json(self, obj, filename):
+        from sacred.serializer import flatten
+
+        with atomic_writer(Path(self.dir) / filename, "w") as handle:
+            json.dump(flatten(obj), handle, sort_keys=True, indent=2)
+
+
+def run_name(experiment: str, config: dict[str, Any]) -> str:
+    """What a run is, as the runs list of Omniboard shows it: ``finetune diswm finger_spin→reacher_easy smoke
+    seed 0``, ``pretrain beta_vae β=0.015 finger_spin cpu seed 0``, ``source_agent cheetah_run paper seed 1``."""
+    parts = [experiment]
+    if "method" in config:
+        parts.append(str(config["method"]))
+    if experiment == "pretrain" and "image_model" in config:
+        parts.append(config["image_model"] + (f" β={config['beta']}" if config["image_model"] == "beta_vae" else ""))
+    if experiment == "collect" and "policy" in config:
+        parts.append(str(config["policy"]))
+    if experiment == "evaluate" and "part" in config:
+        parts.append(str(config["part"]))
+    if "source" in config and "task" in config and experiment == "finetune":
+        parts.append(f"{config['source']}→{config['task']}")
+    elif "task" in config:
+        parts.append(str(config["task"]))
+    parts += [str(config["scale"])] if "scale" in config else []
+    parts += [f"seed {config['seed']}"] if "seed" in config else []
+    return " ".join(parts)
+
+
+def describe(experiment: Experiment, argv: list[str]) -> str | None:
+    """:func:`run_name` of the run that ``argv`` (``[COMMAND] with ...``) starts; None when its config does not
+    resolve (the run itself then reports why)."""
+    from sacred.arg_parser import get_config_updates
+    from sacred.initialize import create_run
+
+    if "with" not in argv:
+        updates, named = {}, []
+    else:
+        updates, named = get_config_updates([a for a in argv[argv.index("with") + 1:] if not a.startswith("-")])
+    try:
+        config = create_run(experiment, experiment.default_command, updates, named_configs=named).config
+    except Exception:  # noqa: BLE001 - a bad value: the run reports it in one line
+        return None
+    return run_name(experiment.path, dict(config))
 
 
 def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None) -> None:
@@ -54,7 +113,7 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
     """
     runs_dir = Path(runs_dir) if runs_dir is not None else outputs_home() / "runs"
     experiment.observers.clear()  # idempotent: entry points may run several times in one process
-    experiment.observers.append(FileStorageObserver(str(runs_dir / experiment.path)))
+    experiment.observers.append(RecordObserver(str(runs_dir / experiment.path)))
     url = os.environ.get(MONGO_ENV)
     if url:
         experiment.observers.append(mongo_observer(url))
@@ -67,9 +126,11 @@ def run_command_line(experiment: Experiment, argv: list[str]) -> int:
     INTERRUPTED instead of staying RUNNING, and the stages' checkpoints, written atomically, stay consistent.
     """
     attach_observers(experiment)
+    name = describe(experiment, argv) if not any(a in ("-n", "--name") or a.startswith("--name=") for a in argv) \
+        else None
     try:
         with sigterm_as_interrupt(), one_line_input_errors():
-            run = experiment.run_commandline([experiment.path, *argv])
+            run = experiment.run_commandline([experiment.path, *argv, *([f"--name={name}"] if name else [])])
     finally:  # leave no observer behind on the module-level experiment (later runs in this process choose theirs)
         experiment.observers.clear()
     return 0 if run is not None and run.status == "COMPLETED" else 1

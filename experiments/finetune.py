@@ -240,9 +240,10 @@ def main(_run, _config, task, seed, image_model, distill, beta, eta_max, eta_sch
         _run.log_scalar("train_return", record["return"], record["env_steps"])
         _run.log_scalar("fps", record["fps"], record["env_steps"])  # env steps/s, training included
 
-    def on_update(updates, metrics):
+    def on_update(counters, metrics):  # on the env-step axis of the returns (Omniboard plots one axis)
+        _run.log_scalar("train/updates", counters["updates"], counters["env_steps"])
         for name, value in metrics.items():
-            _run.log_scalar(f"train/{name}", value, updates)
+            _run.log_scalar(f"train/{name}", value, counters["env_steps"])
 
     _, differences = run_folder(dict(_config))
     _run.info["settings_differences"] = differences

@@ -6,10 +6,11 @@ runs recorded without a database can be browsed in Omniboard.
 For each ``runs/<experiment>/<id>/`` (``run.json``, ``config.json``, ``info.json``, ``metrics.json``,
 ``cout.txt``, artifacts, ``_sources``): one ``runs`` document (``format`` MongoObserver-0.7.0,
 datetimes as dates, sources and artifacts in GridFS, ``info.metrics`` naming the metric documents) and
-one ``metrics`` document per metric. Importing twice does nothing: a run already present (same
-experiment name, start time and host) is skipped. Runs go in by start time; each one goes in whole or not
-at all (records shipped without ``_sources`` go in without them); a record that cannot be imported is named
-in one line and the others still go in.
+one ``metrics`` document per metric. A run recorded before runs were named gets its descriptive name
+(:func:`experiments.common.run_name`: experiment, method, source→target, scale, seed). Importing twice does
+nothing: a run already present (same experiment name, start time and host) is skipped. Runs go in by start time;
+each one goes in whole or not at all (records shipped without ``_sources`` go in without them); a record that
+cannot be imported is named in one line and the others still go in.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from experiments.common import run_name
 
 MONGO_FORMAT = "MongoObserver-0.7.0"
 DATES = ("start_time", "stop_time", "heartbeat")
@@ -89,6 +92,8 @@ def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) ->
     run = run if run is not None else read_run(folder)
     entry = run["entry"]
     experiment = dict(entry["experiment"])
+    if " " not in experiment["name"]:  # recorded before runs were named: name it as run_command_line does now
+        experiment["name"] = run_name(experiment["name"], run["config"])
     start_time = _date(entry["start_time"])
     duplicate = database["runs"].find_one({"experiment.name": experiment["name"], "start_time": start_time,
                                            "host.hostname": entry["host"].get("hostname")})

@@ -291,9 +291,10 @@ def main(_run, _config, task, seed, frames, target_return, colour_schedule, stop
             _run.log_scalar("train_return", record["return"], record["agent_steps"])
             _run.log_scalar("fps", record["fps"], record["agent_steps"])
 
-        def on_update(updates, metrics):
+        def on_update(counters, metrics):  # on the agent-step axis of its returns
+            _run.log_scalar("train/updates", counters["updates"], counters["agent_steps"])
             for name, value in metrics.items():
-                _run.log_scalar(f"train/{name}", value, updates)
+                _run.log_scalar(f"train/{name}", value, counters["agent_steps"])
 
         def reached_target(record) -> bool:
             return target_return is not None and record["return_mean"] >= target_return

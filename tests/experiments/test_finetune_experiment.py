@@ -125,3 +125,22 @@ def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monke
     error = capsys.readouterr().err
     assert f"error: {out} is in use by pid {owner.pid}" in error and "Traceback" not in error
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written by the refused run
+
+
+def test_a_command_line_run_is_named_records_its_own_source_and_complete_output(tmp_path, monkeypatch):
+    from experiments.finetune import run_cli
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    argv = ["with", "dreamerv2", "smoke", "task=cartpole_swingup", *(f"{k}={v}" for k, v in TINY.items())]
+    assert run_cli(argv) == 0
+    record = tmp_path / "runs" / "finetune" / "1"
+    run = json.loads((record / "run.json").read_text())
+    assert run["experiment"]["name"] == "finetune dreamerv2 finger_spin→cartpole_swingup smoke seed 0"
+    assert "finetune.py" in {Path(name).name for name, _ in run["experiment"]["sources"]}
+    assert isinstance(run["result"]["eval_returns"], list)  # plain JSON, not {"py/tuple": ...}
+    cout = (record / "cout.txt").read_text()
+    assert f"{TINY['env_steps']}/{TINY['env_steps']}" in cout  # the progress bar's last state
+    metrics = json.loads((record / "metrics.json").read_text())
+    returns = set(metrics["train_return"]["steps"])
+    assert set(metrics["train/model_loss"]["steps"]) <= returns  # losses on the env-step axis of the returns
+    assert metrics["train/updates"]["values"][-1] == run["result"]["updates"]

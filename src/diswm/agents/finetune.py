@@ -372,7 +372,7 @@ class Finetuner:
 
     def run(self, on_episode: Callable[[dict[str, Any]], None] | None = None,
             on_eval: Callable[[dict[str, Any]], None] | None = None,
-            on_update: Callable[[int, dict[str, float]], None] | None = None,
+            on_update: Callable[[dict[str, int], dict[str, float]], None] | None = None,
             stop_after_episodes: int | None = None, progress_bar: bool = True,
             stop_when: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         """Train until the budget (``env_steps`` in ``step_unit``) is spent, or until ``stop_when`` (called with
@@ -416,7 +416,8 @@ class Finetuner:
                     bar.update(self.steps - bar.n)
                     bar.set_postfix(ret=f"{episode['reward'].sum():.1f}", updates=p.updates)
                 if on_update is not None and p.updates > updates_before:
-                    on_update(p.updates, self.last_metrics)
+                    on_update({"updates": p.updates, "env_steps": p.env_steps, "agent_steps": p.agent_steps},
+                              self.last_metrics)
                 if on_episode is not None:
                     on_episode({"episode": p.episodes, "env_steps": p.env_steps, "agent_steps": p.agent_steps,
                                 "return": float(episode["reward"].sum()), "prefill": prefilling,
