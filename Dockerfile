@@ -1,5 +1,5 @@
 # GPU image for reproducing the paper:
-#   docker build -t diswm .
+#   docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) -t diswm .
 #   docker run --gpus all -v diswm-outputs:/work/outputs diswm reproduce <table> --scale paper
 # With MongoDB and Omniboard alongside, use docker/compose.yaml instead.
 
@@ -36,17 +36,15 @@ ENV VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1
 RUN python3.11 -m venv /opt/venv
 
-# Dependencies first, so source edits do not reinstall them. Same lock as `make setup`, except torch:
-# the default PyPI Linux wheel of the same version is the CUDA build, and pip adds its CUDA dependencies
-# (absent from the CPU lock). `===` rather than `==`: `==2.13.0` also matches `2.13.0+cpu`, which pip
-# would prefer wherever an index offers it; PyTorch index lines are dropped for the same reason. The
-# import check fails the build if a CPU wheel slipped in anyway.
+# Dependencies first, so source edits do not reinstall them: the same lock as `make setup` with the CUDA build
+# of torch (docker/image_requirements.sh; `make check-docker-deps` resolves the same list without Docker).
+# The import check fails the build if a CPU wheel slipped in anyway.
 COPY environment.lock /tmp/environment.lock
-RUN sed -e 's/^torch==2.13.0+cpu$/torch===2.13.0/' -e '/download\.pytorch\.org/d' \
-        /tmp/environment.lock > /tmp/requirements.txt \
+COPY docker/image_requirements.sh /tmp/image_requirements.sh
+RUN sh /tmp/image_requirements.sh < /tmp/environment.lock > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && python -c "import torch; assert torch.version.cuda, 'CPU torch installed'" \
- && rm /tmp/requirements.txt /tmp/environment.lock
+ && rm /tmp/requirements.txt /tmp/environment.lock /tmp/image_requirements.sh
 
 RUN useradd --create-home --uid 1000 --shell /bin/bash diswm
 WORKDIR /work
@@ -66,6 +64,11 @@ RUN pip install --no-deps --no-build-isolation . \
 ENV DISWM_HOME=/work/outputs
 RUN mkdir -p /work/outputs && chown diswm:diswm /work /work/outputs
 VOLUME ["/work/outputs"]
+
+# The commit this image was built from (`.git` is not copied): run records name it as their git commit.
+#   docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) -t diswm .
+ARG GIT_COMMIT=unknown
+ENV DISWM_GIT_COMMIT=$GIT_COMMIT
 
 USER diswm
 

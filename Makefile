@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard
+.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps
 
 setup: $(STAMP)
 
@@ -77,3 +77,15 @@ omniboard:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The Docker image's Python layer without Docker: its requirements (docker/image_requirements.sh: the lock with
+# the CUDA build of torch) resolve with pip (metadata only, nothing installed).
+check-docker-deps: setup
+	sh docker/image_requirements.sh < environment.lock > $(VENV)/image-requirements.txt
+	$(PY) -m pip install --dry-run --ignore-installed --quiet --report $(VENV)/image-resolve.json \
+		-r $(VENV)/image-requirements.txt
+	$(PY) -c "import json; r = json.load(open('$(VENV)/image-resolve.json'))['install']; \
+		t = [p['metadata']['version'] for p in r if p['metadata']['name'] == 'torch']; \
+		n = sum(p['metadata']['name'].startswith('nvidia-') for p in r); \
+		print(f'image requirements resolve: {len(r)} packages, torch {t}, {n} nvidia-* CUDA packages'); \
+		assert t == ['2.13.0'] and n > 0"

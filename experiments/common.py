@@ -245,5 +245,6 @@ def git_state(directory: Path) -> dict[str, Any] | None:
 
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except (OSError, subprocess.SubprocessError):  # no git or no .git: the Docker image says what it was built from
+        commit = os.environ.get("DISWM_GIT_COMMIT")
+        return {"commit": commit, "dirty": None, "from": "image build argument"} if commit else None

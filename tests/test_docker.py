@@ -5,6 +5,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -251,9 +252,59 @@ def test_dockerfile_non_root_user(dockerfile):
     assert users[-1].split(":")[0] not in ("root", "0")
 
 
-def test_dockerfile_installs_cuda_torch(dockerfile):
+def image_requirements() -> str:
+    lock = (ROOT / "environment.lock").read_text()
+    return subprocess.run(["sh", str(DOCKER / "image_requirements.sh")], input=lock, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_dockerfile_installs_the_lock_with_cuda_torch(dockerfile):
     runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "torch==2.13.0+cpu" in runs and "environment.lock" in runs
+    assert "image_requirements.sh < /tmp/environment.lock" in runs and "pip install -r /tmp/requirements.txt" in runs
+    requirements = image_requirements().splitlines()
+    assert "torch===2.13.0" in requirements and not any("+cpu" in line or "pytorch.org" in line
+                                                         for line in requirements)
+    lock = [line for line in (ROOT / "environment.lock").read_text().splitlines() if "pytorch.org" not in line]
+    assert len(requirements) == len(lock)  # everything else as locked
+
+
+@pytest.mark.slow
+def test_the_images_requirements_resolve_with_pip(tmp_path):
+    """The image's Python layer without Docker: pip resolves the lock with the CUDA build of torch (metadata
+    only, nothing installed); what `make check-docker-deps` runs."""
+    (tmp_path / "requirements.txt").write_text(image_requirements())
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                           "--report", str(report), "-r", str(tmp_path / "requirements.txt")],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed = {p["metadata"]["name"]: p["metadata"]["version"] for p in json.loads(report.read_text())["install"]}
+    assert installed["torch"] == "2.13.0" and any(name.startswith("nvidia-") for name in installed)
+
+
+def test_compose_is_accepted_by_compose_v1_and_names_the_project_in_env(compose):
+    """Debian's docker-compose 1.29 rejects a top-level ``name:``; the project name comes from docker/.env,
+    which both Compose v1 and v2 read from the compose file's folder."""
+    assert "name" not in compose
+    assert "COMPOSE_PROJECT_NAME=diswm" in (DOCKER / ".env").read_text().splitlines()
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose (Debian: apt-get install docker-compose) is not installed")
+    done = subprocess.run(["docker-compose", "-f", str(DOCKER / "compose.yaml"), "config", "-q"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_image_records_the_commit_it_was_built_from(dockerfile, tmp_path, monkeypatch):
+    from experiments.common import git_state
+
+    assert ("ARG", "GIT_COMMIT=unknown") in dockerfile and env_vars(dockerfile)["DISWM_GIT_COMMIT"] == "$GIT_COMMIT"
+    for service in ("reproduce", "diswm"):
+        assert "GIT_COMMIT" in yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"][service]["build"][
+            "args"]
+    monkeypatch.setenv("DISWM_GIT_COMMIT", "0123abc")
+    assert git_state(tmp_path) == {"commit": "0123abc", "dirty": None, "from": "image build argument"}
+    monkeypatch.delenv("DISWM_GIT_COMMIT")
+    assert git_state(tmp_path) is None and git_state(ROOT)["commit"] != "0123abc"
 
 
 def test_dockerignore_patterns(ignore_patterns):
