@@ -1,4 +1,6 @@
-"""Build every figure that has data; for each one skipped, say which command produces what it needs.
+"""Build every figure that has data, from our own runs (``$DISWM_HOME``) where they have what it needs and
+otherwise from the shipped smoke-scale results (``results/shipped``, made by ``make ship-results``), saying
+which set each figure came from; for each one skipped, say which command produces what it needs.
 
     python -m paper_figures.make_all [--scale smoke]      (or `make figures`)
 """
@@ -38,22 +40,31 @@ def main(argv: list[str] | None = None) -> list:
     parser.add_argument("--out", default=None, help="output folder (default paper_figures/out)")
     args = parser.parse_args(argv)
     extra = ["--out", args.out] if args.out else []
-    if not any((outputs_home() / "runs" / "finetune").glob("[0-9]*")) and SHIPPED.is_dir():
-        print(f"no run records under {outputs_home()}: drawing the shipped smoke-scale results in {SHIPPED} "
-              "(produced by `make ship-results` on 2 CPU cores; see its README)")
-        os.environ[HOME_ENV] = str(SHIPPED)
+    own, previous = outputs_home(), os.environ.get(HOME_ENV)
+    homes = [own, *([SHIPPED] if SHIPPED.is_dir() and SHIPPED.resolve() != own.resolve() else [])]
     built, skipped = [], []
     for name, command in FIGURES.items():
         module = importlib.import_module(f"paper_figures.{name}")
-        try:
-            built += module.main(["--scale", args.scale, *extra])
-        except FileNotFoundError as missing:
-            skipped.append((name, command.format(scale=args.scale), missing))
-    for path in built:
-        print(f"built   {path}")
+        for home in homes:  # our own runs first; what they cannot draw, from the shipped smoke results
+            os.environ[HOME_ENV] = str(home)
+            try:
+                paths = module.main(["--scale", args.scale, *extra])
+            except FileNotFoundError as missing:
+                reason = missing
+                continue
+            built += [(path, home) for path in paths]
+            break
+        else:
+            skipped.append((name, command.format(scale=args.scale), reason))
+    if previous is None:
+        os.environ.pop(HOME_ENV, None)
+    else:
+        os.environ[HOME_ENV] = previous
+    for path, home in built:
+        print(f"built   {path}  (from {'the shipped smoke results, ' + str(SHIPPED) if home == SHIPPED else home})")
     for name, command, missing in skipped:
         print(f"skipped {name}: {missing}\n        produce its inputs with: {command}")
-    return built
+    return [path for path, _ in built]
 
 
 if __name__ == "__main__":

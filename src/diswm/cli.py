@@ -46,8 +46,13 @@ def _data(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """The whole pipeline at smoke scale, as the paper: a DreamerV2 agent learns the source task (its replay
-    is the videos) -> teacher -> DisWM and DreamerV2 agents; and Figure 3 from random-policy videos."""
-    from paper_figures import fig3_distracted_observations
+    is the videos) -> teacher -> DisWM and DreamerV2 agents -> MIG, DCI and SAP of the teacher and the DisWM
+    student; then Figure 3 (random-policy videos), the learning curves and the disentanglement figure."""
+    from diswm.paths import outputs_home
+    from paper_figures import fig3_distracted_observations, fig4_learning_curves, fig_disentanglement
+
+    teacher = outputs_home() / "checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt"
+    student = outputs_home() / "checkpoints/finetune/smoke/finger_spin_to_reacher_easy/diswm/seed_0/latest.pt"
 
     steps = [
         ("source_agent", ["with", "finger_spin", "smoke"]),
@@ -56,13 +61,16 @@ def _demo(args: argparse.Namespace) -> int:
           for task in ("finger_spin", "walker_walk", "reacher_easy", "pusher")],
         ("finetune", ["with", "diswm", "smoke", "source=finger_spin", "task=reacher_easy"]),
         ("finetune", ["with", "dreamerv2", "smoke", "source=finger_spin", "task=reacher_easy"]),
+        ("evaluate", ["with", "smoke", "task=finger_spin", f"checkpoint={teacher}"]),  # the teacher on its source
+        ("evaluate", ["with", "smoke", "task=reacher_easy", f"checkpoint={student}"]),  # the student on its target
     ]
     for stage, argv in steps:
         if importlib.import_module(f"experiments.{stage}").run_cli(argv) != 0:
             print(f"demo stopped: `diswm {stage} {' '.join(argv)}` failed", file=sys.stderr)
             return 1
-    outputs = fig3_distracted_observations.main(["--scale", "smoke", "--out", args.out])
-    print("demo outputs:", *outputs, "run records: runs/", sep="\n  ")
+    outputs = [path for figure in (fig3_distracted_observations, fig4_learning_curves, fig_disentanglement)
+               for path in figure.main(["--scale", "smoke", "--out", args.out])]
+    print("demo outputs:", *outputs, f"run records: {outputs_home() / 'runs'}", sep="\n  ")
     return 0
 
 
