@@ -75,6 +75,11 @@ omniboard:
 	test -d node_modules/omniboard || npm install --no-save omniboard@2.16.1
 	PORT=9000 node -r ./docker/omniboard-loopback.js node_modules/omniboard/dist/start.js -m $(MONGO):$(MONGO_DB)
 
+# Real-client check: records import, then Omniboard 2.16.1 (.cache/omniboard/) in headless Chromium, against
+# $MONGO_URL or the test-only wire double; screenshots, DOM dumps and summary.json in results/omniboard_check/.
+check-omniboard: setup
+	$(PY) -m tests.omniboard.check_omniboard
+
 clean-venv:
 	rm -rf $(VENV)
 

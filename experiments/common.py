@@ -85,6 +85,9 @@ def run_name(experiment: str, config: dict[str, Any]) -> str:
         parts.append(str(config["task"]))
     parts += [str(config["scale"])] if "scale" in config else []
     parts += [f"seed {config['seed']}"] if "seed" in config else []
+    folder = Path(str(config.get("out_dir") or ""))
+    if experiment == "finetune" and "-" in folder.name:  # other settings than the method's own: their digest
+        parts.append(f"· {folder.name.rsplit('-', 1)[1]}")
     return " ".join(parts)
 
 

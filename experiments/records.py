@@ -7,7 +7,8 @@ For each ``runs/<experiment>/<id>/`` (``run.json``, ``config.json``, ``info.json
 ``cout.txt``, artifacts, ``_sources``): one ``runs`` document (``format`` MongoObserver-0.7.0,
 datetimes as dates, sources and artifacts in GridFS, ``info.metrics`` naming the metric documents) and
 one ``metrics`` document per metric. A run recorded before runs were named gets its descriptive name
-(:func:`experiments.common.run_name`: experiment, method, source→target, scale, seed). Importing twice does
+(:func:`experiments.common.run_name`: experiment, method, source→target, scale, seed), and Omniboard columns
+for them are installed (:mod:`experiments.omniboard`). Importing twice does
 nothing: a run already present (same experiment name, start time and host) is skipped. Runs go in by start time;
 each one goes in whole or not at all (records shipped without ``_sources`` go in without them); a record that
 cannot be imported is named in one line and the others still go in.
@@ -15,13 +16,16 @@ cannot be imported is named in one line and the others still go in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.common import run_name
+from diswm.checkpoint import LOCATION_KEYS
+from experiments.common import EXECUTION_KEYS, run_name
+from experiments.omniboard import install_columns
 
 MONGO_FORMAT = "MongoObserver-0.7.0"
 DATES = ("start_time", "stop_time", "heartbeat")
@@ -84,6 +88,38 @@ def read_run(folder: Path) -> dict[str, Any]:
             else ""}
 
 
+def _plain(value: Any) -> Any:
+    """Sacred's JSON of a tuple (``{"py/tuple": [...]}``, in results recorded before they were plain lists) as a
+    list, which Omniboard shows as it is."""
+    if isinstance(value, dict):
+        return _plain(value["py/tuple"]) if set(value) == {"py/tuple"} else {k: _plain(v) for k, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
+def name_runs(runs: list[dict[str, Any]]) -> None:
+    """Give each run read by :func:`read_run` its name in the runs list: the recorded one, or for a run recorded
+    before runs were named, :func:`~experiments.common.run_name` of its config; where runs of other settings
+    would share a name (an older budget, another teacher), each gets the digest of its settings appended."""
+    named: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        experiment = run["entry"]["experiment"]
+        if " " not in experiment["name"]:
+            experiment["name"] = run_name(experiment["name"], run["config"])
+            named.setdefault(experiment["name"], []).append(run)
+    for group in named.values():
+        digests = [settings_digest(run["config"]) for run in group]
+        if len(set(digests)) > 1:
+            for run, digest in zip(group, digests, strict=True):
+                run["entry"]["experiment"]["name"] += f" · {digest}"
+
+
+def settings_digest(config: dict[str, Any]) -> str:
+    """8 hex digits of a config's settings (paths and devices left out): equal for the records of one resumed
+    run, different for runs of other settings."""
+    settings = {k: v for k, v in config.items() if k not in EXECUTION_KEYS | LOCATION_KEYS}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
 def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) -> int | None:
     """Insert one run; return its new ``_id``, or None when it is already in the database. All or nothing:
     if any write fails, what this run had written (GridFS files, metric documents) is removed again."""
@@ -91,9 +127,9 @@ def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) ->
 
     run = run if run is not None else read_run(folder)
     entry = run["entry"]
+    if " " not in entry["experiment"]["name"]:
+        name_runs([run])
     experiment = dict(entry["experiment"])
-    if " " not in experiment["name"]:  # recorded before runs were named: name it as run_command_line does now
-        experiment["name"] = run_name(experiment["name"], run["config"])
     start_time = _date(entry["start_time"])
     duplicate = database["runs"].find_one({"experiment.name": experiment["name"], "start_time": start_time,
                                            "host.hostname": entry["host"].get("hostname")})
@@ -118,7 +154,7 @@ def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) ->
         }
         for key in ("result", "stop_time", "fail_trace"):
             if key in entry:
-                document[key] = _date(entry[key]) if key in DATES else entry[key]
+                document[key] = _date(entry[key]) if key in DATES else _plain(entry[key])
         for name, content in run["artifacts"]:
             written_files.append(fs.put(content, filename=f"artifact://runs/{run_id}/{name}", metadata=None,
                                         content_type=None))
@@ -157,6 +193,7 @@ def import_runs(runs_dir: Path | str, database, fs=None,
             readable.append((_date(run["entry"]["start_time"]), str(folder), folder, run))
         except (RecordError, OSError, ValueError) as error:
             failures.append(f"{folder}: {error}" if str(folder) not in str(error) else str(error))
+    name_runs([run for *_, run in readable])
     imported = []
     for _, _, folder, run in sorted(readable, key=lambda item: item[:2]):
         try:
@@ -166,6 +203,8 @@ def import_runs(runs_dir: Path | str, database, fs=None,
             continue
         if run_id is not None:
             imported.append(run_id)
+    if imported:  # method, source, task, scale, seed and the last eval return in Omniboard's runs list
+        install_columns(database)
     for line in failures:
         print(f"[records] not imported: {line}", file=sys.stderr)
     return imported

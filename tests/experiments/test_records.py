@@ -166,3 +166,30 @@ def test_records_import_refuses_a_missing_folder_and_a_dead_database(tmp_path, c
     assert time.monotonic() - started < 10
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no MongoDB at mongodb://127.0.0.1:9/x" in err[0]
+
+
+def test_imported_runs_are_named_told_apart_and_listed_with_columns(tmp_path):
+    """Old records get descriptive names; runs of other settings that would share one get their settings' digest
+    (the records of one resumed run keep one name); results become plain lists; Omniboard's columns go in."""
+    from experiments.omniboard import CUSTOM_COLUMNS, METRIC_COLUMNS
+
+    config = {"method": "diswm", "source": "finger_spin", "task": "reacher_easy", "scale": "cpu", "seed": 0,
+              "env_steps": 100, "out_dir": "/somewhere/seed_0"}
+    for run_id, (env_steps, hour) in enumerate([(100, 1), (100, 2), (50, 3)], start=1):
+        folder = tmp_path / "runs" / "finetune" / str(run_id)
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({
+            "experiment": {"name": "finetune", "base_dir": "/x", "sources": [], "dependencies": [], "repositories": [],
+                           "mainfile": "common.py"},
+            "start_time": f"2026-01-01T0{hour}:00:00", "command": "main", "host": {"hostname": "h"}, "meta": {},
+            "status": "COMPLETED", "result": {"eval_returns": {"py/tuple": [{"py/tuple": [50, 1.5]}]}}}))
+        (folder / "config.json").write_text(json.dumps({**config, "env_steps": env_steps}))
+    mongomock.gridfs.enable_gridfs_integration()
+    database = mongomock.MongoClient()["db"]
+    assert import_runs(tmp_path / "runs", database) == [1, 2, 3]
+    names = [database["runs"].find_one({"_id": i})["experiment"]["name"] for i in (1, 2, 3)]
+    assert names[0] == names[1] != names[2]
+    assert names[0].startswith("finetune diswm finger_spin→reacher_easy cpu seed 0 · ")
+    assert database["runs"].find_one({"_id": 1})["result"] == {"eval_returns": [[50, 1.5]]}
+    assert {c["name"]: c["config_path"] for c in database[CUSTOM_COLUMNS].find()}["method"] == "config.method"
+    assert database[METRIC_COLUMNS].find_one({"name": "eval_return_last"})["extrema"] == "last"
