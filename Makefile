@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps
+.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps check-omniboard
 
 setup: $(STAMP)
 
