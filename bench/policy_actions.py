@@ -6,7 +6,7 @@ same episode seeds, and how often its actions sit at the edge of the action box.
 
 A learning curve evaluates one of these (``eval_action``, DreamerV2's mode by default); this shows what the
 others would have given. An actor whose location saturates at ±1 has a mode that is a constant push on
-those dimensions, while its samples and its mean still vary (README, cpu-scale result).
+those dimensions, while its samples and its mean still vary (docs/results.md, cpu-scale result).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cpu-scale control of the fidelity work (README "cpu-scale control"): the paper's recipe end to end at
+# The cpu-scale control of the fidelity work (docs/results.md, "cpu-scale control"): the paper's recipe end to end at
 # the cpu scale, on Finger Spin -> Cheetah Run. A DreamerV2 source agent learns Finger Spin under colour
 # distractors and its replay is the video dataset; the β-VAE teacher is pretrained on it; then DisWM and its
 # "w/o distillation" ablation (no_distill) finetune on Cheetah Run (the Fig. 7 ordering). DreamerV2 on the

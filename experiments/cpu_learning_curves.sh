@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU-scale learning curves, DisWM vs DreamerV2 (README "cpu-scale result"). Default pair: Finger Spin ->
+# CPU-scale learning curves, DisWM vs DreamerV2 (docs/results.md, "cpu-scale result"). Default pair: Finger Spin ->
 # Cheetah Run, the cpu scale's 100k env steps (test colours from 50k), an evaluation every 5k env
 # steps, a checkpoint every 5k; about 5-6 h on 2 cores, so it spans sessions: every stage resumes
 # from its last checkpoint to the same result, so rerun this script to continue (a run folder may be

@@ -13,7 +13,8 @@ FIG4_PAIRS = (
     ("finger_spin", "reacher_easy"), ("finger_spin", "cartpole_swingup"), ("reacher_easy", "pusher"),
 )
 FIG4_METHODS = ("diswm", "dreamerv2", "dv2_finetune", "apv")
-#: Figure 4 at 1M env steps, read off the paper's figure (±~20; diswm-paper.md §4.1)
+#: Figure 4 at 1M env steps, read off the paper's figure (paper Fig. 4, the released repository's
+#: ``assets/results.png``; ±~20)
 FIG4_PAPER = {
     ("cheetah_run", "walker_walk"): {"diswm": 915, "dv2_finetune": 880, "apv": 880, "dreamerv2": 880, "TED": 840,
                                      "CURL": 450},
@@ -75,7 +76,7 @@ def _table_a() -> PaperItem:
 def _fig7() -> PaperItem:
     pair = ("cheetah_run", "walker_walk")
     cells = [Cell(m, *pair) for m in ("diswm", "no_distill", "no_disentangle")]
-    # The paper does not give the values it swept (diswm-paper.md §7 q12); ours span a decade each way.
+    # The paper does not give the values it swept (paper Fig. 7 and its text); ours span a decade each way.
     cells += [Cell("diswm", *pair, (("eta_max", eta),)) for eta in (0.01, 1.0)]
     cells += [Cell("diswm", *pair, (("beta", beta),)) for beta in (0.0015, 0.15)]
     return PaperItem("fig7", "Figure 7: ablations and η / β sensitivity (Cheetah Run -> Walker Walk)", tuple(cells))

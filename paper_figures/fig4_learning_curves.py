@@ -1,7 +1,7 @@
 """Figure 4: evaluation return over environment steps per transfer pair, one line per method (mean and
 min-max band over seeds), read from the Sacred records of the ``finetune`` experiment.
 
-The paper's approximate final values (read off its Figure 4, diswm-paper.md §4.1) are marked at the
+The paper's approximate final values (read off paper Fig. 4, ±~20) are marked at the
 right edge for the paper-scale panels; smaller scales are labelled as such.
 """
 

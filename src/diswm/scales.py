@@ -61,7 +61,8 @@ NETS: dict[str, NetScale] = {
     # ~0.5 M world-model parameters; one update (B 16 x L 32) 0.76 s on 2 CPU cores (bench/results).
     "cpu": NetScale((16, 16, 32, 32, 128), (128, 32, 32, 16, 16), stoch=16, deter=128, hidden=128, units=200,
                     reward_layers=2, actor_layers=2, critic_layers=2, horizon=15, cnn_depth=16),
-    # The official architecture (diswm-paper.md §1.2-1.6).
+    # The official architecture (paper Table D; released ``configs.yaml`` defaults + dmc2gym, ``networks.py``,
+    # ``beta_vae.py``, ``models.py``: ``WorldModel`` and ``ImagBehavior``).
     "paper": NetScale((32, 32, 64, 64, 256), (256, 64, 64, 32, 32), stoch=50, deter=200, hidden=200, units=400,
                       reward_layers=2, actor_layers=4, critic_layers=3, horizon=15, cnn_depth=32),
 }

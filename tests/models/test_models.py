@@ -20,7 +20,8 @@ from diswm.models import (
 
 
 def test_parameter_counts_match_the_official_code():
-    """diswm-paper.md §8: counts of the official model (configs defaults+dmc2gym, 6-d actions)."""
+    """Counts of the released model at commit 001cc4d (``configs.yaml`` defaults + dmc2gym, 6-d actions;
+    ``models.WorldModel`` and ``models.ImagBehavior``)."""
     assert count_parameters(BetaVAEEncoder(20)) == 389_096
     assert count_parameters(BetaVAEDecoder(250, 20)) == 388_959
     assert count_parameters(RSSM(RSSMConfig(num_actions=6))) == 377_800

@@ -5,7 +5,8 @@ gymnasium MuJoCo step for Pusher). ``info["env_steps"]`` always counts the contr
 simulated, in both accounting modes, so curves are comparable:
 
 * ``repeat_mode="correct"`` (default): ``action_repeat`` control steps, rewards summed.
-* ``repeat_mode="official"``: what the released DisWM code does (diswm-paper.md §3.2-3.3). The
+* ``repeat_mode="official"``: what the released DisWM code does (``wrappers.py``: ``dmc2gym_wrapper.step``
+  over ``dmc2gym``'s ``frame_skip`` for DMC, ``gymnasium_wrapper`` for Pusher; the paper does not say). The
   action is repeated ``action_repeat`` times by the outer wrapper, each outer step being
   ``inner_repeat`` control steps (dmc2gym's ``frame_skip`` = ``action_repeat`` for DMC, 1 for
   Pusher), and the reward is twice the last outer step's reward (``reward += reward``). With the

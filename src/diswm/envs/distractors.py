@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Base RGB of each named colour set (diswm-paper.md §3.2).
+#: Base RGB of each named colour set (released ``distracting_control/color.py``, ``DistractingColorEnv._reset_color``;
+#: the paper's Fig. 3 shows them, its text gives no values).
 COLOUR_SET_BASES: dict[str, tuple[float, float, float]] = {
     "train": (0.7, 0.3, 0.5),
     "test": (0.5, 0.7, 0.3),

@@ -1,6 +1,7 @@
 """DrawerWorld: Drawer Open / Drawer Close with table-top texture variations, on current MuJoCo.
 
-The official DrawerWorld (diswm-paper.md §3.5) vendors Meta-World v1's Sawyer drawer tasks on mujoco-py
+The official DrawerWorld (paper Supp. C.2, Table B; released ``env/drawerworld`` and
+``env/metaworld_wrappers.py``, ``MetaWorldWrapper``) vendors Meta-World v1's Sawyer drawer tasks on mujoco-py
 and MuJoCo 2.1, which cannot be installed today, and Meta-World 3.x pins ``mujoco==3.3.0`` while
 dm_control 1.0.50 needs ``mujoco>=3.17``: no single resolve holds both. So the scene is our own MJCF,
 built for the MuJoCo the rest of the project uses, following Meta-World v1's task definition:
@@ -37,7 +38,8 @@ from diswm.envs.dmc import make_fast_render
 from diswm.envs.textures import TEXTURE_NAMES, texture
 
 DRAWER_TASKS = ("drawer_open", "drawer_close")
-#: Distractor set -> table-top texture (diswm-paper.md §3.4: train_1 grid, train_2 wood, eval metal).
+#: Distractor set -> table-top texture (released ``dreamer.py``, ``make_env`` and ``main``: train_1 grid, train_2 wood,
+#: eval metal).
 TEXTURE_SETS = {"none": "grid", "train": "grid", "test": "wood", "eval": "metal"}
 TEXTURE_DISTRACTORS = tuple(TEXTURE_SETS)
 
@@ -184,7 +186,7 @@ class DrawerEnv(DistractedEnv):
         self._distractor_name = name
 
     def evaluation_set(self, training_set: str) -> str:
-        return "eval"  # DrawerWorld always evaluates on the unseen metal texture (diswm-paper.md §3.4)
+        return "eval"  # DrawerWorld always evaluates on the unseen metal texture (released ``dreamer.py``, ``main``)
 
     def _colour_target_names(self) -> list[str]:
         return []

@@ -1,8 +1,9 @@
 """Procedural table-top textures for DrawerWorld (no downloaded assets).
 
 The official DrawerWorld swaps the table top's material among image textures (grid, wood, metal, marble,
-fabric, blanket, black; diswm-paper.md §3.5). We cannot ship or download those images, so each is drawn
-here from numpy noise with a fixed per-texture seed: the same name always gives the same pixels.
+fabric, blanket, black; released ``env/drawerworld``, ``assets_v1/sawyer_xyz/sawyer_drawer_<texture>.xml``).
+We cannot ship or download those images, so each is drawn here from numpy noise with a fixed per-texture
+seed: the same name always gives the same pixels.
 """
 
 from __future__ import annotations
