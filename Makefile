@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps check-omniboard
+.PHONY: setup test test-fast demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps check-omniboard
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): environment.lock pyproject.toml
 
 test: setup
 	$(PY) -m pytest -q
+
+# The edit loop: every test not marked slow (under 2 minutes on 2 cores); `make test` stays the whole suite.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
 	$(PY) -m diswm.cli demo --out demo

@@ -38,6 +38,7 @@ def test_console_script_is_the_docker_entrypoint():
     assert result.returncode == 0 and "usage: diswm" in result.stdout
 
 
+@pytest.mark.slow
 def test_data_command_collects_with_sacred_records(tmp_path, monkeypatch):
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     assert main(["data", "--scale", "smoke", "--tasks", "finger_spin", "hopper_stand"]) == 0

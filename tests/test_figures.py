@@ -20,6 +20,7 @@ def test_fig3_says_which_command_produces_missing_data(tmp_path):
         fig3_distracted_observations.main(["--data", str(tmp_path), "--scale", "cpu", "--out", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
     from sacred.observers import FileStorageObserver
 
@@ -52,6 +53,7 @@ def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
             script.main(["--runs", str(tmp_path / "runs"), "--scale", "smoke", "--out", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
     from dataclasses import asdict
 
@@ -82,6 +84,7 @@ def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
     assert paths[0].name == "fig5_traversals_pretrained_smoke.png" and paths[0].stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_make_figures_on_a_fresh_clone_draws_the_shipped_results(tmp_path, monkeypatch):
     from paper_figures import make_all
 

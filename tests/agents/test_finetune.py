@@ -48,6 +48,7 @@ def teacher(tmp_path_factory):
     return str(root / "ckpt" / "encoder.pt")
 
 
+@pytest.mark.slow
 def test_finetune_follows_the_schedule(tmp_path):
     evals, episodes = [], []
     result, finetuner = run(config(tmp_path), on_eval=evals.append, on_episode=episodes.append)
@@ -61,6 +62,7 @@ def test_finetune_follows_the_schedule(tmp_path):
     assert (tmp_path / "latest.pt").is_file() and len(list((tmp_path / "train_eps").glob("*.npz"))) == 10
 
 
+@pytest.mark.slow
 def test_evaluations_after_the_first_fall_on_multiples_of_eval_every(tmp_path):
     # the first comes when the prefill ends (48 env steps); then the first episode end at or past 80, 120
     evals = []
@@ -68,6 +70,7 @@ def test_evaluations_after_the_first_fall_on_multiples_of_eval_every(tmp_path):
     assert [e["env_steps"] for e in evals] == [48, 96, 120]
 
 
+@pytest.mark.slow
 def test_interrupted_finetuning_resumes_to_the_same_weights_and_returns(tmp_path, teacher):
     whole, _ = run(config(tmp_path / "whole", teacher))
     partial, _ = run(config(tmp_path / "split", teacher), stop_after_episodes=6)
@@ -81,6 +84,7 @@ def test_interrupted_finetuning_resumes_to_the_same_weights_and_returns(tmp_path
             assert torch.equal(value, b[part][key]), (part, key)
 
 
+@pytest.mark.slow
 def test_frozen_teacher_keeps_the_pretrained_weights(tmp_path, teacher):
     _, finetuner = run(config(tmp_path, teacher, env_steps=96))
     pretrained = load_checkpoint(teacher)
@@ -88,6 +92,7 @@ def test_frozen_teacher_keeps_the_pretrained_weights(tmp_path, teacher):
         assert torch.equal(value, pretrained[key]), key
 
 
+@pytest.mark.slow
 def test_resume_and_configuration_errors(tmp_path):
     run(config(tmp_path, env_steps=48))
     with pytest.raises(CheckpointError, match="other settings"):
@@ -98,6 +103,7 @@ def test_resume_and_configuration_errors(tmp_path):
         Finetuner(config(tmp_path / "other", env=EnvSpec("reacher_easy", render_quality="fast")))
 
 
+@pytest.mark.slow
 def test_dv2_finetune_starts_from_a_pretrained_conv_video_model(tmp_path):
     from diswm.agents.finetune import load_pretrained
     from diswm.agents.world_model import WorldModel
@@ -125,6 +131,7 @@ def test_dv2_finetune_starts_from_a_pretrained_conv_video_model(tmp_path):
     assert result["updates"] > 0 and len(result["eval_history"]) >= 1
 
 
+@pytest.mark.slow
 def test_apv_loads_the_action_free_video_model_and_finetunes(tmp_path):
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=16),
                           out_dir=str(tmp_path / "videos"), num_episodes=1, progress=False))
@@ -171,6 +178,7 @@ def test_policy_actions_mode_mean_and_sample(tmp_path):
         config(tmp_path / "bad", eval_action="greedy").validate()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_acts_again_with_each_kind_of_action(tmp_path, teacher):
     _, finetuner = run(config(tmp_path, teacher, env_steps=96, eval_action="mean"))
     loaded_config, model, behavior = load_agent(tmp_path / "latest.pt")
@@ -209,6 +217,7 @@ def test_logged_step_unit_gives_the_released_paper_schedule_by_arithmetic():
     assert paper.schedule(2) == replace(paper, step_unit="logged").schedule(2) == released
 
 
+@pytest.mark.slow
 def test_the_loop_counts_the_budget_in_logged_steps(tmp_path):
     env = EnvSpec("cartpole_swingup", render_quality="fast", time_limit=24, repeat_mode="official")  # 6 agent steps
     cfg = config(tmp_path, env=env, step_unit="logged", env_steps=48, prefill=6, eval_every=12, checkpoint_every=24)
@@ -223,6 +232,7 @@ def test_the_loop_counts_the_budget_in_logged_steps(tmp_path):
         replace(cfg, step_unit="frames").validate()
 
 
+@pytest.mark.slow
 def test_stop_when_ends_the_run_at_an_evaluation_and_a_rerun_is_a_no_op(tmp_path):
     cfg = config(tmp_path, env_steps=480)
     result, _ = run(cfg, stop_when=lambda record: record["env_steps"] >= 96)

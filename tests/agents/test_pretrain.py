@@ -22,6 +22,7 @@ def config(videos, out, **kwargs):
     return PretrainConfig(**{**defaults, **kwargs})
 
 
+@pytest.mark.slow
 def test_pretraining_writes_official_checkpoints_and_learns(videos, tmp_path):
     logs = []
     result = pretrain(config(videos, tmp_path, updates=8), on_log=lambda i, m: logs.append(m), progress=False)
@@ -39,6 +40,7 @@ def test_pretraining_writes_official_checkpoints_and_learns(videos, tmp_path):
     assert logs[-1]["image_nll"] < logs[0]["image_nll"]
 
 
+@pytest.mark.slow
 def test_interrupted_pretraining_resumes_to_identical_weights(videos, tmp_path):
     pretrain(config(videos, tmp_path / "whole"), progress=False)
     pretrain(config(videos, tmp_path / "split"), progress=False, stop_after=3)  # last checkpoint: update 2

@@ -110,6 +110,7 @@ def test_losses_are_finite_with_documented_terms():
     assert post["deter"].shape == (2, 4, 16) and not post["deter"].requires_grad
 
 
+@pytest.mark.slow
 def test_frozen_teacher_is_bit_identical_and_gets_no_gradient():
     torch.manual_seed(0)
     model = WorldModel(small_config(teacher="frozen"))
@@ -190,6 +191,7 @@ def test_reversed_lambda_order_changes_only_the_behaviour_targets():
         BehaviorConfig(lambda_order="backwards")
 
 
+@pytest.mark.slow
 def test_behaviour_update_trains_actor_and_critic_only():
     torch.manual_seed(0)
     model = WorldModel(small_config())
@@ -246,6 +248,7 @@ def _train_two_updates(compile_options: dict | None) -> tuple[dict, dict]:
     return metrics, model.state_dict()
 
 
+@pytest.mark.slow
 def test_compiled_step_functions_train_like_the_eager_ones():
     """``compile_steps`` (the GPU speed switch) traces the same computation: through the tracing-only
     backend, two world-model and behaviour updates agree with eager ones up to float rounding."""
@@ -258,6 +261,7 @@ def test_compiled_step_functions_train_like_the_eager_ones():
         torch.testing.assert_close(traced_state[key], value, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_inductor_compiled_rssm_matches_eager_and_trains():
     """The generated kernels compute the same filter (means, no sampling: inductor draws its own random
     numbers) and a compiled update runs with finite results."""

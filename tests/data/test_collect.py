@@ -34,6 +34,7 @@ def test_collects_the_switch_schedule_with_factors(tmp_path):
     assert len(EpisodeReplay.from_directory(tmp_path)) == 4
 
 
+@pytest.mark.slow
 def test_interrupted_collection_resumes_to_identical_files(tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
     collect(config(whole, colour_schedule="train"))
@@ -45,6 +46,7 @@ def test_interrupted_collection_resumes_to_identical_files(tmp_path):
     assert again.newly_collected == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", ["before the first episode", "after an episode file, before its manifest entry"])
 def test_collection_killed_at_any_point_resumes_to_identical_files(kill, tmp_path, monkeypatch):
     import diswm.data.collect as module

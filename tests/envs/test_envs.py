@@ -48,6 +48,7 @@ def test_distractor_changes_rendered_pixels(env_factory, task):
         assert changed > 0.1, f"{a} vs {b}: only {changed:.1%} of pixels differ"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["walker_walk", "pusher"])
 def test_same_seed_same_frames_different_seed_differs(env_factory, task):
     a = rollout(env_factory(task, distractor="train", seed=7), 20)
@@ -155,6 +156,7 @@ def _constant_action_rollout(env, max_steps):
     return np.array(rewards), np.array(steps)
 
 
+@pytest.mark.slow
 def test_native_episode_lengths(env_factory):
     env = env_factory("reacher_easy", seed=0)
     _, _, _, steps = rollout(env, 10_000)

@@ -25,6 +25,7 @@ def diswm(tmp_path, *argv):
     (("collect", "with", "task=cheetah", "smoke"), "task='cheetah'"),
     (("source_agent", "with", "finger_spin", "scale=huge"), "scale='huge'"),
 ])
+@pytest.mark.slow
 def test_a_bad_value_is_one_line_naming_it_and_nothing_is_written(tmp_path, argv, named):
     result = diswm(tmp_path, *argv)
     assert result.returncode != 0

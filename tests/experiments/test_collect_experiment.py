@@ -19,6 +19,7 @@ def observed(tmp_path):
     ex.observers.remove(observer)
 
 
+@pytest.mark.slow
 def test_collect_run_writes_a_sacred_record_and_episodes(observed):
     out = observed / "data"
     run = ex.run(named_configs=["reacher_easy", "smoke"], config_updates={"out_dir": str(out), "num_episodes": 3})

@@ -47,6 +47,7 @@ def test_every_method_and_scale_constructs():
     assert (paper["batch_size"], paper["length"], paper["env_steps"], paper["units"]) == (50, 50, 1_000_000, 400)
 
 
+@pytest.mark.slow
 def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     observer = FileStorageObserver(str(tmp_path / "runs"))
     ex.observers.append(observer)
@@ -79,6 +80,7 @@ def test_diswm_without_a_teacher_says_how_to_make_one(tmp_path):
         ex.run(named_configs=["diswm", "smoke"], config_updates={"teacher_path": str(tmp_path / "encoder.pt")})
 
 
+@pytest.mark.slow
 def test_runs_with_other_settings_get_folders_of_their_own(tmp_path, monkeypatch):
     """Fig. 7's η cells once shared a folder and the second stopped with a CheckpointError; now every setting that
     changes the result (an override, a budget) names the folder, and each run completes in its own."""
@@ -102,6 +104,7 @@ def test_runs_with_other_settings_get_folders_of_their_own(tmp_path, monkeypatch
     assert (Path(first) / "latest.pt").is_file() and (Path(second) / "latest.pt").is_file()
 
 
+@pytest.mark.slow
 def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monkeypatch, capsys):
     from diswm.lock import LOCK_NAME
     from experiments.finetune import run_cli
@@ -127,6 +130,7 @@ def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monke
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written by the refused run
 
 
+@pytest.mark.slow
 def test_a_command_line_run_is_named_records_its_own_source_and_complete_output(tmp_path, monkeypatch):
     from experiments.finetune import run_cli
 

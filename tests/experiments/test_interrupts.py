@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from diswm.records import finetune_records
@@ -17,6 +18,7 @@ TINY = ["task=cartpole_swingup", "env_steps=600", "time_limit=20", "prefill=10",
         "checkpoint_every=20", "batch_size=2", "length=5"]
 
 
+@pytest.mark.slow
 def test_sigterm_marks_the_record_interrupted_and_the_run_resumes(tmp_path):
     env = {**os.environ, "DISWM_HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
     command = [sys.executable, "-m", "experiments.finetune", "with", "dreamerv2", "smoke", *TINY]

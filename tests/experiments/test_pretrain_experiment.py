@@ -10,6 +10,7 @@ from diswm.envs import EnvSpec
 from experiments.pretrain import ex
 
 
+@pytest.mark.slow
 def test_pretrain_run_on_random_videos_records_checkpoints_with_hashes(tmp_path):
     videos = tmp_path / "videos"
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=20), out_dir=str(videos),
@@ -48,6 +49,7 @@ def test_pretrain_without_videos_names_the_missing_dataset_and_the_command_that_
     assert not (tmp_path / "ckpt").exists()
 
 
+@pytest.mark.slow
 def test_a_finished_pretrain_is_not_reused_after_its_videos_changed(tmp_path):
     """Pretrained on a dataset that later grew (a collection resumed to more episodes): the rerun refuses,
     naming the changed videos, instead of reporting the old run as complete."""

@@ -59,6 +59,7 @@ def copy_home(home, target):
     return target
 
 
+@pytest.mark.slow
 def test_stage_writes_the_replay_as_a_video_dataset_that_names_its_run(agent):
     home, run = agent
     out, data = agent_dirs(home)
@@ -104,6 +105,7 @@ def test_stage_writes_the_replay_as_a_video_dataset_that_names_its_run(agent):
     assert len(json.loads((record / "metrics.json").read_text())["eval_return"]["values"]) == 2
 
 
+@pytest.mark.slow
 def test_rerunning_the_finished_stage_is_a_no_op_that_revalidates_its_dataset(agent, tmp_path):
     home, _ = agent
     out, data = agent_dirs(home)
@@ -131,6 +133,7 @@ def test_rerunning_the_finished_stage_is_a_no_op_that_revalidates_its_dataset(ag
         run_stage(other)
 
 
+@pytest.mark.slow
 def test_pretraining_reads_the_replay_videos_by_default_and_records_their_provenance(agent, monkeypatch):
     home, _ = agent
     monkeypatch.setenv("DISWM_HOME", str(home))
@@ -220,6 +223,7 @@ def test_pretraining_refuses_a_dataset_that_is_not_the_one_asked_for_and_writes_
     assert not out.exists() and not (home / "checkpoints" / "pretrain").exists()
 
 
+@pytest.mark.slow
 def test_an_interrupted_stage_says_so_and_its_rerun_ends_as_an_uninterrupted_one(agent, tmp_path, monkeypatch):
     home = tmp_path / "home"
     stopped = run_stage(home, stop_after_episodes=3)
@@ -271,6 +275,7 @@ def test_the_source_agent_is_the_dreamerv2_finetune_run_with_its_own_budget():
         assert ours["dataset_dir"].endswith(f"data/{scale}/cheetah_run/dreamerv2_replay/seed_0")
 
 
+@pytest.mark.slow
 def test_collect_acts_with_a_trained_agent_checkpoint(agent, tmp_path):
     """policy=checkpoint: the source agent's latest.pt acts (sampled actions, seeded per episode, so a resumed
     collection writes the same files); the manifest names the checkpoint."""

@@ -39,6 +39,7 @@ def test_factor_dataset_protocol(dataset, tmp_path):
     np.testing.assert_array_equal(again.values, dataset.values)
 
 
+@pytest.mark.slow
 def test_identity_encoder_beats_an_untrained_one(dataset):
     torch.manual_seed(0)
     untrained = encode_means(BetaVAEEncoder(20), dataset.images)
@@ -51,6 +52,7 @@ def test_identity_encoder_beats_an_untrained_one(dataset):
         assert 0.0 <= value <= 1.0
 
 
+@pytest.mark.slow
 def test_evaluate_experiment_scores_and_caches(tmp_path):
     torch.manual_seed(0)
     checkpoint = tmp_path / "ckpt" / "latest.pt"

@@ -88,6 +88,7 @@ def test_dci_zero_importance():
     np.testing.assert_allclose(dci_completeness(np.zeros([10, 10])), 0.0, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_dci_identity_permuted_duplicated():
     train, test = identity_data(1000, 0), identity_data(1000, 1)
     scores = dci(train.astype(float), train, test.astype(float), test)
@@ -110,6 +111,7 @@ def test_dci_identity_permuted_duplicated():
     assert LOG2_10 - 0.1 <= double["completeness"] <= LOG2_10 + 0.1
 
 
+@pytest.mark.slow
 def test_dci_is_reproducible_and_parallel_safe():
     train, test = identity_data(300, 0)[:, :3], identity_data(300, 1)[:, :3]
     codes_train = train + np.random.RandomState(2).randn(*train.shape)

@@ -86,6 +86,7 @@ def test_action_free_rssm_ignores_actions():
     assert not torch.allclose(c["deter"], e["deter"])
 
 
+@pytest.mark.slow
 def test_rssm_mode_is_deterministic_and_gradients_are_finite():
     rssm = RSSM(RSSMConfig(num_actions=2))
     embed = torch.randn(2, 6, 20, requires_grad=True)
