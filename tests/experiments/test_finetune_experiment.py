@@ -139,7 +139,9 @@ def test_a_command_line_run_is_named_records_its_own_source_and_complete_output(
     assert run_cli(argv) == 0
     record = tmp_path / "runs" / "finetune" / "1"
     run = json.loads((record / "run.json").read_text())
-    assert run["experiment"]["name"] == "finetune dreamerv2 finger_spin→cartpole_swingup smoke seed 0"
+    folder = Path(json.loads((record / "config.json").read_text())["out_dir"]).name  # seed_0-<digest>: TINY's budget
+    assert run["experiment"]["name"] == \
+        f"finetune dreamerv2 finger_spin→cartpole_swingup smoke seed 0 · {folder.split('-')[1]}"
     assert "finetune.py" in {Path(name).name for name, _ in run["experiment"]["sources"]}
     assert isinstance(run["result"]["eval_returns"], list)  # plain JSON, not {"py/tuple": ...}
     cout = (record / "cout.txt").read_text()
