@@ -88,14 +88,13 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
 
 def cell_identity(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> dict[str, Any]:
     """The identity of the finetune run that this cell's stages (:func:`stages`) start."""
-    key = (cell, scale, seed, videos)
-    if key not in _IDENTITIES:
-        argv = next(argv for stage, argv in stages(cell, scale, seed, videos) if stage == "finetune")
-        _IDENTITIES[key] = identity(finetune_config(argv))
-    return _IDENTITIES[key]
+    argv = tuple(next(argv for stage, argv in stages(cell, scale, seed, videos) if stage == "finetune"))
+    if argv not in _IDENTITIES:  # keyed by the command itself: it alone determines the identity
+        _IDENTITIES[argv] = identity(finetune_config(list(argv)))
+    return _IDENTITIES[argv]
 
 
-_IDENTITIES: dict[tuple, dict[str, Any]] = {}
+_IDENTITIES: dict[tuple[str, ...], dict[str, Any]] = {}
 
 
 def matches(record: dict[str, Any], cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> bool:
