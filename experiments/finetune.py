@@ -246,12 +246,12 @@ def main(_run, _config, task, seed, image_model, distill, beta, eta_max, eta_sch
             _run.log_scalar(f"train/{name}", value, counters["env_steps"])
 
     _, differences = run_folder(dict(_config))
-    _run.info["settings_differences"] = differences
-    _run.info["out_dir"] = out_dir  # from the method's own settings at this scale
+    _run.info["settings_differences"] = differences  # from the method's own settings at this scale
+    _run.info["out_dir"] = out_dir
     with folder_lock(out_dir):  # a second process on this folder stops here, naming the first
+        finetuner = Finetuner(settings)  # refuses a wrong teacher or pretrained model before anything is written
         write_json(Path(out_dir) / "identity.json", {"differences": differences,
                                                      "config": {k: v for k, v in _config.items()}})
-        finetuner = Finetuner(settings)
         _run.info["parameters"] = finetuner.parameter_counts()
         try:
             result = finetuner.run(on_episode=on_episode, on_eval=on_eval, on_update=on_update)
