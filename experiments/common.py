@@ -26,6 +26,7 @@ from sacred.settings import SETTINGS  # noqa: E402
 from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
 from diswm.atomic import atomic_writer  # noqa: E402
+from diswm.checkpoint import LOCATION_KEYS  # noqa: E402
 from diswm.lock import FolderLockedError  # noqa: E402
 from diswm.paths import outputs_home  # noqa: E402
 
@@ -91,21 +92,25 @@ def run_name(experiment: str, config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def describe(experiment: Experiment, argv: list[str]) -> str | None:
-    """:func:`run_name` of the run that ``argv`` (``[COMMAND] with ...``) starts; None when its config does not
-    resolve (the run itself then reports why)."""
+def resolve_config(experiment: Experiment, argv: list[str]) -> dict[str, Any]:
+    """The config that the command line ``argv`` (``[COMMAND] with <named> <key=value> ... [options]``) gives
+    ``experiment``'s main command, resolved without running anything."""
     from sacred.arg_parser import get_config_updates
     from sacred.initialize import create_run
 
-    if "with" not in argv:
-        updates, named = {}, []
-    else:
-        updates, named = get_config_updates([a for a in argv[argv.index("with") + 1:] if not a.startswith("-")])
+    updates, named = get_config_updates([a for a in argv[argv.index("with") + 1:] if not a.startswith("-")]) \
+        if "with" in argv else ({}, [])
+    return dict(create_run(experiment, experiment.default_command, updates, named_configs=named).config)
+
+
+def describe(experiment: Experiment, argv: list[str]) -> str | None:
+    """:func:`run_name` of the run that ``argv`` starts; None when its config does not resolve (the run itself
+    then reports why)."""
     try:
-        config = create_run(experiment, experiment.default_command, updates, named_configs=named).config
+        config = resolve_config(experiment, argv)
     except Exception:  # noqa: BLE001 - a bad value: the run reports it in one line
         return None
-    return run_name(experiment.path, dict(config))
+    return run_name(experiment.path, config)
 
 
 def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None) -> None:
@@ -145,6 +150,18 @@ INPUT_ERRORS = (ValueError, FileNotFoundError, FolderLockedError)
 
 #: config keys that say where and how a run executes, not what it computes
 EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph"})
+#: what does not change a run's result: how it ran and where it read and wrote (paths differ between homes)
+NOT_IDENTITY = EXECUTION_KEYS | LOCATION_KEYS
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that determine a run's result, budget included, as JSON data (paths and devices left out)."""
+    return json.loads(json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, default=str))
+
+
+def digest(value: Any) -> str:
+    """8 hex digits of the sha256 of ``value`` as sorted JSON."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def settings_differences(config: dict[str, Any], baseline: dict[str, Any]) -> dict[str, list[Any]]:
@@ -159,8 +176,7 @@ def identity_folder(base: Path, differences: dict[str, list[Any]]) -> Path:
     (an η, a β, a budget) never share a checkpoint folder."""
     if not differences:
         return base
-    canonical = json.dumps({k: v[1] for k, v in differences.items()}, sort_keys=True, default=str)
-    return base.with_name(f"{base.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}")
+    return base.with_name(f"{base.name}-{digest({k: v[1] for k, v in differences.items()})}")
 
 
 def check_choice(name: str, value: Any, allowed) -> None:

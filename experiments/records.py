@@ -16,15 +16,14 @@ cannot be imported is named in one line and the others still go in.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diswm.checkpoint import LOCATION_KEYS
-from experiments.common import EXECUTION_KEYS, run_name
+from diswm.records import plain_json
+from experiments.common import digest, identity, run_name
 from experiments.omniboard import install_columns
 
 MONGO_FORMAT = "MongoObserver-0.7.0"
@@ -88,14 +87,6 @@ def read_run(folder: Path) -> dict[str, Any]:
             else ""}
 
 
-def _plain(value: Any) -> Any:
-    """Sacred's JSON of a tuple (``{"py/tuple": [...]}``, in results recorded before they were plain lists) as a
-    list, which Omniboard shows as it is."""
-    if isinstance(value, dict):
-        return _plain(value["py/tuple"]) if set(value) == {"py/tuple"} else {k: _plain(v) for k, v in value.items()}
-    return [_plain(v) for v in value] if isinstance(value, list) else value
-
-
 def name_runs(runs: list[dict[str, Any]]) -> None:
     """Give each run read by :func:`read_run` its name in the runs list: the recorded one, or for a run recorded
     before runs were named, :func:`~experiments.common.run_name` of its config; where runs of other settings
@@ -116,8 +107,7 @@ def name_runs(runs: list[dict[str, Any]]) -> None:
 def settings_digest(config: dict[str, Any]) -> str:
     """8 hex digits of a config's settings (paths and devices left out): equal for the records of one resumed
     run, different for runs of other settings."""
-    settings = {k: v for k, v in config.items() if k not in EXECUTION_KEYS | LOCATION_KEYS}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return digest(identity(config))
 
 
 def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) -> int | None:
@@ -154,7 +144,7 @@ def import_run(folder: Path, database, fs, run: dict[str, Any] | None = None) ->
         }
         for key in ("result", "stop_time", "fail_trace"):
             if key in entry:
-                document[key] = _date(entry[key]) if key in DATES else _plain(entry[key])
+                document[key] = _date(entry[key]) if key in DATES else plain_json(entry[key])
         for name, content in run["artifacts"]:
             written_files.append(fs.put(content, filename=f"artifact://runs/{run_id}/{name}", metadata=None,
                                         content_type=None))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -32,10 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from diswm.checkpoint import LOCATION_KEYS
 from diswm.paths import outputs_home
 from diswm.records import checkpoint_curves, finetune_records
-from experiments.common import EXECUTION_KEYS
+from experiments.common import identity, resolve_config
 from experiments.paper import ITEMS, Cell, PaperItem
 
 TEACHER_METHODS = {"diswm": 0.015, "no_disentangle": 0.0}  # method -> β2 of the teacher it distils
@@ -68,22 +66,9 @@ def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") 
 
 def finetune_config(argv: list[str]) -> dict[str, Any]:
     """The config a ``diswm finetune`` command line (``with <named> <key=value> ...``) resolves to."""
-    from sacred.arg_parser import get_config_updates
-    from sacred.initialize import create_run
-
     from experiments.finetune import ex
 
-    updates, named = get_config_updates(argv[1:])
-    return dict(create_run(ex, "main", updates, named_configs=named).config)
-
-
-#: what does not change a run's result: where it ran and wrote (paths differ between machines and homes)
-NOT_IDENTITY = EXECUTION_KEYS | LOCATION_KEYS
-
-
-def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that determine a finetune run's result, budget included, as JSON data."""
-    return json.loads(json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, default=str))
+    return resolve_config(ex, argv)
 
 
 def cell_identity(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> dict[str, Any]:

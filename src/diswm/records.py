@@ -42,17 +42,19 @@ def finetune_records(runs_dir: Path | str) -> list[dict[str, Any]]:
     return records
 
 
-def _plain(value: Any) -> Any:
-    """Sacred's JSON of a Python tuple (``{"py/tuple": [...]}``, in records before results were plain lists)."""
-    if isinstance(value, dict) and "py/tuple" in value:
-        value = value["py/tuple"]
-    return [_plain(v) for v in value] if isinstance(value, list) else value
+def plain_json(value: Any) -> Any:
+    """``value`` with Sacred's JSON of a Python tuple (``{"py/tuple": [...]}``, in records made before results
+    were plain lists) turned into lists, at any depth."""
+    if isinstance(value, dict):
+        return plain_json(value["py/tuple"]) if set(value) == {"py/tuple"} else {k: plain_json(v)
+                                                                                 for k, v in value.items()}
+    return [plain_json(v) for v in value] if isinstance(value, list) else value
 
 
 def _merged(metrics: dict[str, Any], name: str, result: Any) -> list[tuple[int, float]]:
     series = metrics.get(name, {"steps": [], "values": []})
     curve = dict(zip(series["steps"], series["values"], strict=True))
-    curve.update((int(step), float(value)) for step, value in _plain(result or []))
+    curve.update((int(step), float(value)) for step, value in plain_json(result or []))
     return sorted(curve.items())
 
 
