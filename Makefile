@@ -26,17 +26,17 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
-	$(PY) -m diswm.cli demo --out demo
+	$(PY) -m diswm_app.cli demo --out demo
 
 data: setup
-	$(PY) -m diswm.cli data --scale $(SCALE)
+	$(PY) -m diswm_app.cli data --scale $(SCALE)
 
 figures: setup
-	$(PY) -m paper_figures.make_all
+	$(PY) -m diswm_app.cli figures
 
 # Regenerate results/shipped (smoke-scale records, checkpoints and scores for a fresh clone's figures).
 ship-results: setup
-	$(PY) -m experiments.ship_results
+	$(PY) -m diswm_app.experiments.ship_results
 
 bench: setup
 	$(PY) -m bench.env_speed
@@ -61,7 +61,7 @@ parity: setup
 		--write-golden tests/golden/official_parity.pt
 
 lint: setup
-	$(VENV)/bin/ruff check src experiments paper_figures tests bench
+	$(VENV)/bin/ruff check src tests bench
 
 # Re-resolve pyproject.toml (+ test extra) from scratch into environment.lock.
 lock:

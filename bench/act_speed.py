@@ -19,7 +19,7 @@ from bench.train_step import build
 from diswm.agents.finetune import AgentPolicy
 from diswm.atomic import write_json
 from diswm.envs import make_env
-from diswm.scales import NETS
+from diswm.scales import SCALE_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -35,7 +35,7 @@ def per_step(function, steps: int) -> float:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task", default="cheetah_run")
-    parser.add_argument("--scale", default="paper", choices=sorted(NETS))
+    parser.add_argument("--scale", default="paper", choices=SCALE_NAMES)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args(argv)

@@ -17,19 +17,17 @@ from pathlib import Path
 
 import torch
 
-from diswm.agents import BehaviorConfig, WorldModelConfig
-from diswm.agents.finetune import FinetuneConfig, Finetuner
+from diswm.agents.finetune import Finetuner
 from diswm.atomic import write_json
-from diswm.envs import ACTION_DIMS, EnvSpec
-from diswm.models import RSSMConfig
-from diswm.scales import FINETUNE, NETS
+from diswm.configs import finetune_config, replace_settings
+from diswm.scales import SCALE_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="cpu", choices=sorted(NETS))
+    parser.add_argument("--scale", default="cpu", choices=SCALE_NAMES)
     parser.add_argument("--task", default="reacher_easy")
     parser.add_argument("--env-steps", type=int, default=2000, help="control steps measured")
     parser.add_argument("--warm-steps", type=int, default=2000,
@@ -39,23 +37,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
     parser.add_argument("--cuda-graph", action="store_true", help="replay each update as one CUDA graph")
     args = parser.parse_args(argv)
-    nets, schedule = NETS[args.scale], FINETUNE[args.scale]
-    prefill = schedule.batch_size * schedule.length  # agent steps: enough frames for the first batch
-    world_model = WorldModelConfig(
-        encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, distill=False,
-        rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=ACTION_DIMS[args.task]),
-        units=nets.units, reward_layers=nets.reward_layers)
-    behavior = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
-                              critic_layers=nets.critic_layers)
+    # the no_distill run at this scale (the β-VAE world model without a teacher to load), timed on short episodes
+    base = finetune_config(scale=args.scale, method="no_distill", task=args.task, source="finger_spin")
+    prefill = base.batch_size * base.length  # agent steps: enough frames for the first batch
     times: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as out:
-        config = FinetuneConfig(
-            env=EnvSpec(args.task, render_quality=schedule.render_quality, time_limit=200), out_dir=out,
-            world_model=world_model, behavior=behavior, env_steps=2 * prefill + args.warm_steps + args.env_steps,
-            prefill=prefill,
-            train_every=schedule.train_every, pretrain_updates=1, batch_size=schedule.batch_size,
-            length=schedule.length, eval_every=10**9, eval_episodes=1, checkpoint_every=10**9, device=args.device,
-            compile=args.compile, cuda_graph=args.cuda_graph)
+        config = replace_settings(base, {
+            "env": {"time_limit": 200}, "out_dir": out, "env_steps": 2 * prefill + args.warm_steps + args.env_steps,
+            "prefill": prefill, "pretrain_updates": 1, "eval_every": 10**9, "eval_episodes": 1,
+            "checkpoint_every": 10**9, "device": args.device, "compile": args.compile, "cuda_graph": args.cuda_graph})
+        schedule = config
         finetuner = Finetuner(config)
         try:
             result = finetuner.run(on_episode=lambda e: times.append((e["env_steps"], time.perf_counter())),

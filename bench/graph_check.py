@@ -13,6 +13,7 @@ import torch
 
 from bench.train_step import build, synthetic_batch
 from diswm.agents.graphed import GraphedUpdate
+from diswm.scales import SCALE_NAMES
 
 
 def run(args, graphed: bool) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
@@ -33,7 +34,7 @@ def run(args, graphed: bool) -> tuple[list[dict[str, float]], dict[str, torch.Te
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"))
+    parser.add_argument("--scale", default="paper", choices=SCALE_NAMES)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--updates", type=int, default=8)

@@ -15,11 +15,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from bench.train_step import build
+from diswm.scales import SCALE_NAMES
 
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"))
+    parser.add_argument("--scale", default="paper", choices=SCALE_NAMES)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -13,13 +13,13 @@ import argparse
 import numpy as np
 
 from diswm.envs import make_env
-from diswm.scales import FINETUNE
+from diswm.scales import FINETUNE, SCALE_NAMES
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task", default="reacher_easy")
-    parser.add_argument("--scale", default="cpu", choices=sorted(FINETUNE))
+    parser.add_argument("--scale", default="cpu", choices=SCALE_NAMES)
     parser.add_argument("--episodes", type=int, default=30)
     parser.add_argument("--constant", action="store_true", help="always act +1 in every dimension")
     args = parser.parse_args(argv)

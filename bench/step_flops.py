@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.train_step import build
 from diswm.atomic import write_json
+from diswm.scales import SCALE_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The released code's train step (``models.WorldModel._train`` + ``models.ImagBehavior._train``), timed at
@@ -67,7 +68,7 @@ def peak_rates() -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"))
+    parser.add_argument("--scale", default="paper", choices=SCALE_NAMES)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--length", type=int, default=50)
     args = parser.parse_args(argv)

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diswm.agents import ActorCritic, BehaviorConfig, WorldModel, WorldModelConfig, WorldModelLearner
+from diswm.agents import ActorCritic, WorldModel, WorldModelLearner
 from diswm.agents.graphed import GraphedUpdate
 from diswm.atomic import write_json
-from diswm.models import RSSMConfig, count_parameters
-from diswm.scales import NETS
+from diswm.configs import finetune_config
+from diswm.models import count_parameters
+from diswm.scales import SCALE_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -38,18 +39,15 @@ def synthetic_batch(batch: int, length: int, actions: int, device, seed: int = 0
     }
 
 
-def build(scale: str, batch: int, length: int, device: torch.device, actions: int = 6, compile: bool = False,
-          capturable: bool = False):
-    """The DisWM world model, its learner, the actor-critic and a synthetic batch at ``scale``'s sizes."""
-    nets = NETS[scale]
-    rssm = RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=actions)
-    model = WorldModel(WorldModelConfig(rssm=rssm, encoder_widths=nets.encoder_widths,
-                                        decoder_widths=nets.decoder_widths, units=nets.units,
-                                        reward_layers=nets.reward_layers)).to(device)
+def build(scale: str, batch: int, length: int, device: torch.device, task: str = "cheetah_run",
+          compile: bool = False, capturable: bool = False):
+    """The DisWM world model, its learner, the actor-critic and a synthetic batch at ``scale``'s sizes, with
+    ``task``'s actions (cheetah_run: 6): the settings of ``diswm finetune with diswm <scale> task=<task>``."""
+    settings = finetune_config(scale=scale, method="diswm", task=task, source="finger_spin")
+    actions = settings.world_model.rssm.num_actions
+    model = WorldModel(settings.world_model).to(device)
     learner = WorldModelLearner(model, capturable=capturable)
-    behavior_config = BehaviorConfig(horizon=nets.horizon, units=nets.units, actor_layers=nets.actor_layers,
-                                     critic_layers=nets.critic_layers)
-    behavior = ActorCritic(behavior_config, model.rssm.feat_size, actions, device, capturable=capturable)
+    behavior = ActorCritic(settings.behavior, model.rssm.feat_size, actions, device, capturable=capturable)
     if compile:
         model.rssm.compile_steps()
         behavior.compile_steps()
@@ -58,7 +56,7 @@ def build(scale: str, batch: int, length: int, device: torch.device, actions: in
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="paper", choices=("smoke", "cpu", "paper"),
+    parser.add_argument("--scale", default="paper", choices=SCALE_NAMES,
                         help="network sizes (diswm.scales.NETS); paper = the official architecture")
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--length", type=int, default=50)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from diswm.cli import main
+from diswm_app.cli import main
 
 
 def test_help_lists_the_commands(capsys):
@@ -21,6 +21,22 @@ def test_envs_lists_tasks_and_colour_sets(capsys):
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
     assert "pusher" in out and "humanoid_walk" in out and "(0.5, 0.7, 0.3)" in out
+
+
+def test_figure_draws_one_figure_and_names_missing_inputs(tmp_path, monkeypatch, capsys):
+    """`diswm figure NAME` runs that script with its own flags; with nothing to draw it says which command
+    produces its inputs, in one line, and writes nothing."""
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    assert main(["figure", "fig4_learning_curves", "--scale", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "no smoke-scale finetune records" in err and "diswm finetune with <method> smoke " in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "figures").exists()
+    shipped = Path(__file__).resolve().parent.parent / "results" / "shipped"
+    monkeypatch.setenv("DISWM_HOME", str(shipped))
+    assert main(["figure", "fig4_learning_curves", "--scale", "smoke", "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "out" / f"fig4_learning_curves_smoke.{suffix}")
+                                               for suffix in ("png", "pdf")]
 
 
 def test_unknown_command_fails():
@@ -83,7 +99,7 @@ def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch, capsys):
 
     # `make figures` after the demo: every figure a fresh clone draws (the demo's runs first, the shipped
     # results for the rest), each saying which set it came from
-    from paper_figures import make_all
+    from diswm_app.paper_figures import make_all
 
     fresh = tmp_path / "fresh"
     monkeypatch.setenv("DISWM_HOME", str(tmp_path / "empty"))

@@ -196,7 +196,7 @@ def test_compose_reproduce_service_runs_a_valid_reproduce_into_mongo(compose, do
                                                                         capsys):
     """`up` starts a reproduce that records into the compose MongoDB and writes to the image's DISWM_HOME,
     and its command (entrypoint `diswm`) is one our CLI accepts: a dry run plans every stage of it."""
-    from diswm.cli import main as diswm_main
+    from diswm_app.cli import main as diswm_main
 
     service = compose["services"]["reproduce"]
     assert "profiles" not in service  # started by a plain `docker compose up`
@@ -295,7 +295,7 @@ def test_compose_is_accepted_by_compose_v1_and_names_the_project_in_env(compose)
 
 
 def test_the_image_records_the_commit_it_was_built_from(dockerfile, tmp_path, monkeypatch):
-    from experiments.common import git_state
+    from diswm_app.experiments.common import git_state
 
     assert ("ARG", "GIT_COMMIT=unknown") in dockerfile and env_vars(dockerfile)["DISWM_GIT_COMMIT"] == "$GIT_COMMIT"
     for service in ("reproduce", "diswm"):
@@ -312,7 +312,7 @@ def test_dockerignore_patterns(ignore_patterns):
         assert pattern == pattern.strip(), f"stray whitespace in {pattern!r}"
         assert pattern.lstrip("!/") not in ("", ".", "*", "**"), f"{pattern!r} excludes the whole context"
         assert ".." not in pattern.split("/"), f"{pattern!r} points outside the context"
-    for required in (".git", ".venv", "runs", "data", "checkpoints", "bench/results", "paper_figures/out"):
+    for required in (".git", ".venv", "runs", "data", "checkpoints", "bench/results", "figures"):
         assert is_ignored(required, ignore_patterns), f"{required} is not excluded from the build context"
     assert is_ignored("src/diswm/__pycache__/x.pyc", ignore_patterns)
     assert is_ignored("node_modules/omniboard/package.json", ignore_patterns)
@@ -325,7 +325,7 @@ def test_dockerignore_keeps_copied_files(dockerfile, ignore_patterns):
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         for file in files:
             rel = file.relative_to(ROOT).as_posix()
-            if "__pycache__" in rel.split("/") or rel.startswith("paper_figures/out/") or ".egg-info" in rel:
+            if "__pycache__" in rel.split("/") or rel.startswith("figures/") or ".egg-info" in rel:
                 continue
             assert not is_ignored(rel, ignore_patterns), (
                 f".dockerignore excludes {rel}, which the image needs"

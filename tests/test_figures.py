@@ -2,7 +2,7 @@ import pytest
 
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
-from paper_figures import fig3_distracted_observations
+from diswm_app.paper_figures import fig3_distracted_observations
 
 
 def test_fig3_draws_train_and_test_frames_from_collected_data(tmp_path):
@@ -24,9 +24,9 @@ def test_fig3_says_which_command_produces_missing_data(tmp_path):
 def test_fig4_plots_eval_curves_from_finetune_records(tmp_path):
     from sacred.observers import FileStorageObserver
 
-    from experiments.finetune import ex
-    from paper_figures import fig4_learning_curves, fig7_ablations, fig8_video_sources, figI_zdim
-    from paper_figures.runs import grouped_curves
+    from diswm_app.experiments.finetune import ex
+    from diswm_app.paper_figures import fig4_learning_curves, fig7_ablations, fig8_video_sources, figI_zdim
+    from diswm_app.paper_figures.runs import grouped_curves
 
     observer = FileStorageObserver(str(tmp_path / "runs" / "finetune"))
     ex.observers.append(observer)
@@ -64,7 +64,7 @@ def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
     from diswm.agents.traverse import OFFSETS, traversal_grid
     from diswm.config_io import dataclass_from_dict
     from diswm.models import RSSMConfig
-    from paper_figures import fig5_traversals
+    from diswm_app.paper_figures import fig5_traversals
 
     videos = tmp_path / "videos"
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=12), out_dir=str(videos),
@@ -86,7 +86,7 @@ def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
 
 @pytest.mark.slow
 def test_make_figures_on_a_fresh_clone_draws_the_shipped_results(tmp_path, monkeypatch):
-    from paper_figures import make_all
+    from diswm_app.paper_figures import make_all
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path / "empty"))  # no records of the user's own
     built = {path.name for path in make_all.main(["--scale", "smoke", "--out", str(tmp_path / "out")])}

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from bench import official_parity as parity
-from diswm.agents import BehaviorConfig, WorldModel, eta
+from diswm.agents import BehaviorConfig, WorldModel, WorldModelConfig
+from diswm.agents.world_model import eta_at
 
 GOLDEN = Path(__file__).parent / "golden" / "official_parity.pt"
 
@@ -129,15 +130,15 @@ def test_parity_eta_schedules(golden):
     step = golden["step"]
     expected = golden["expected"]["world_model"]["scalars"]
     assert expected["eta"].item() == pytest.approx(0.095)
-    assert eta(step, schedule="official", initial_step=step) == pytest.approx(0.095)
-    assert eta(step, schedule="paper", initial_step=step) == pytest.approx(0.095)
-    assert eta(25_000, schedule="official", initial_step=step) == pytest.approx(0.095)
-    assert eta(25_000, schedule="paper", initial_step=step) == pytest.approx(0.05)
-    assert eta(200_000, schedule="paper", initial_step=step) == pytest.approx(0.01)
+    assert paper_eta(step, schedule="official", initial_step=step) == pytest.approx(0.095)
+    assert paper_eta(step, schedule="paper", initial_step=step) == pytest.approx(0.095)
+    assert paper_eta(25_000, schedule="official", initial_step=step) == pytest.approx(0.095)
+    assert paper_eta(25_000, schedule="paper", initial_step=step) == pytest.approx(0.05)
+    assert paper_eta(200_000, schedule="paper", initial_step=step) == pytest.approx(0.01)
     for later in (step, 60_000, 200_000):  # cross-domain: the released code never distils
-        assert eta(later, schedule="official", cross_domain=True, initial_step=step) == 0.0
-    assert eta(step, schedule="paper", cross_domain=True, initial_step=step) == 0.0
-    assert eta(60_000, schedule="paper", cross_domain=True, initial_step=step) > 0.0
+        assert paper_eta(later, schedule="official", cross_domain=True, initial_step=step) == 0.0
+    assert paper_eta(step, schedule="paper", cross_domain=True, initial_step=step) == 0.0
+    assert paper_eta(60_000, schedule="paper", cross_domain=True, initial_step=step) > 0.0
     paper_config = dataclasses.replace(parity.our_configs(golden["config"])[0], eta_schedule="paper")
     assert WorldModel(paper_config).distill_weight(25_000, step) == pytest.approx(0.05)
 
@@ -151,3 +152,8 @@ def test_parity_eta_schedules(golden):
     rounding = 4 * torch.finfo(torch.float32).eps * abs(float(expected["model_loss"]))  # float32 total
     assert abs(float(paper["model_loss"] - expected["model_loss"] - shift)) <= rounding
     assert abs(float(shift)) > 10 * rounding
+
+
+def paper_eta(step: int, *, schedule: str, cross_domain: bool = False, initial_step: int = 0) -> float:
+    """η with the paper scale's settings (WorldModelConfig's defaults: the released 0.1, 50k, 0.1, 50k)."""
+    return eta_at(WorldModelConfig(eta_schedule=schedule, cross_domain=cross_domain), step, initial_step)

@@ -67,3 +67,20 @@ def checkpoint_curves(folder: Path | str) -> dict[str, list[tuple[int, float]]]:
     history = load_checkpoint(path)["progress"]["eval_history"] if path.is_file() else []
     return {"curve": [(h["env_steps"], h["return_mean"]) for h in history],
             "success_curve": [(h["env_steps"], h["success_rate"]) for h in history if "success_rate" in h]}
+
+
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's nested config as ``{name: value}``: top-level keys, then every leaf under a section by its own
+    name (the first of a name under several sections). Records made before the configs were nested are flat
+    already and come back unchanged, so figures and tables select runs by ``eta_max``, ``z_dim`` in both."""
+    leaves: dict[str, Any] = {}
+
+    def visit(section: dict[str, Any]) -> None:
+        for key, value in section.items():
+            if isinstance(value, dict):
+                visit(value)
+            else:
+                leaves.setdefault(key, value)
+
+    visit({key: value for key, value in config.items() if isinstance(value, dict)})
+    return {**leaves, **{key: value for key, value in config.items() if not isinstance(value, dict)}}

@@ -123,11 +123,27 @@ FINETUNE: dict[str, FinetuneScale] = {
 
 
 @dataclass(frozen=True)
+class EvaluateScale:
+    num_train: int  # frames to fit and score on
+    num_test: int  # held-out frames (DCI, SAP)
+    render_quality: str  # must match the look of the frames the model was trained on
+
+
+EVALUATE: dict[str, EvaluateScale] = {
+    "smoke": EvaluateScale(num_train=200, num_test=100, render_quality="fast"),
+    "cpu": EvaluateScale(num_train=2000, num_test=1000, render_quality="fast"),
+    # disentanglement_lib's 10,000 / 5,000
+    "paper": EvaluateScale(num_train=10_000, num_test=5_000, render_quality="default"),
+}
+
+
+@dataclass(frozen=True)
 class SourceAgentScale:
     frames: int  # budget: agent steps the DreamerV2 source agent stores in its replay (the video dataset)
 
 
-#: The source agent (experiments/source_agent.py), whose replay is the pretraining videos (the paper's recipe).
+#: The source agent (``diswm_app.experiments.source_agent``), whose replay is the pretraining videos (the
+#: paper's recipe).
 #: Its other settings are the dreamerv2 finetune run's at the same scale (FINETUNE, NETS).
 SOURCE_AGENT: dict[str, SourceAgentScale] = {
     # the smoke finetune budget: 400 control steps = 200 agent steps at action repeat 2

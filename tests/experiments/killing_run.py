@@ -6,7 +6,9 @@ Environment:
 - ``KILL_AT_WRITE=PATTERN:N:WHEN``: at the N-th atomic write (``diswm.atomic.atomic_writer``) whose target name
   matches the glob PATTERN, SIGKILL itself ``mid`` (half the bytes written to the temporary file) or ``before_rename``
   (the temporary file complete, not yet renamed over the target). The target's name goes to stderr first.
-- ``KILL_AFTER=SECONDS``: SIGKILL itself after that wall time, wherever it is.
+- ``KILL_AT_TRAIN_CALL=N``: SIGKILL itself as the N-th training call of this process (source agent or finetune)
+  begins: mid-training, between checkpoints and away from any write (an event, not a wall time, so the
+  moment is the same on a fast and a slow machine).
 - ``KILL_AFTER_FINAL_CHECKPOINT=1``: SIGKILL itself as soon as a finetune run has saved its final checkpoint
   (before Sacred records the run as completed or flushes its last metrics).
 - ``WRITE_LOG=FILE``: append the target of every atomic write to FILE.
@@ -22,7 +24,6 @@ import fnmatch
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from diswm import atomic
@@ -59,10 +60,20 @@ def _killing_writer(path, mode: str = "wb"):
 
 
 atomic.atomic_writer = _killing_writer
-if os.environ.get("KILL_AFTER"):
-    timer = threading.Timer(float(os.environ["KILL_AFTER"]), _die, args=("after the time limit",))
-    timer.daemon = True
-    timer.start()
+if os.environ.get("KILL_AT_TRAIN_CALL"):
+    from diswm.agents.finetune import Finetuner
+
+    _train_call = Finetuner._train_call
+    _calls = 0
+
+    def _counting_train_call(self) -> None:
+        global _calls
+        _calls += 1
+        if _calls == int(os.environ["KILL_AT_TRAIN_CALL"]):
+            _die(f"at training call {_calls} of {self.config.out_dir}")
+        _train_call(self)
+
+    Finetuner._train_call = _counting_train_call
 
 if os.environ.get("KILL_AFTER_FINAL_CHECKPOINT"):
     from diswm.agents.finetune import Finetuner
@@ -78,6 +89,6 @@ if os.environ.get("KILL_AFTER_FINAL_CHECKPOINT"):
     Finetuner.run = _run_then_die
 
 if __name__ == "__main__":
-    from diswm.cli import main
+    from diswm_app.cli import main
 
     sys.exit(main(sys.argv[1:]))

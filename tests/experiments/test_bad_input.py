@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def diswm(tmp_path, *argv):
     env = {**os.environ, "DISWM_HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
-    return subprocess.run([sys.executable, "-m", "diswm.cli", *argv], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "diswm_app.cli", *argv], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

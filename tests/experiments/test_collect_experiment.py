@@ -6,8 +6,8 @@ import mongomock.gridfs
 import pytest
 from sacred.observers import FileStorageObserver, MongoObserver
 
-from experiments.collect import SOURCE_TASKS, ex
-from experiments.common import mongo_db_name
+from diswm_app.experiments.collect import SOURCE_TASKS, ex
+from diswm_app.experiments.common import mongo_db_name
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_collect_run_writes_a_sacred_record_and_episodes(observed):
     record = observed / "runs" / str(run._id)
     config = json.loads((record / "config.json").read_text())
     assert config["task"] == "reacher_easy" and config["scale"] == "smoke"
-    assert config["colour_schedule"] == "switch" and config["max_delta"] == 0.2 and config["seed"] == 0
+    assert config["colour_schedule"] == "switch" and config["env"]["max_delta"] == 0.2 and config["seed"] == 0
     run_json = json.loads((record / "run.json").read_text())
     assert run_json["status"] == "COMPLETED" and run_json["result"]["episodes"] == 3
     metrics = json.loads((record / "metrics.json").read_text())
@@ -44,7 +44,7 @@ def test_named_configs_exist_for_every_source_task_and_scale():
             config = ex.run("print_config", named_configs=[task, scale], options={"--loglevel": "ERROR"}).config
             assert config["task"] == task and config["scale"] == scale and config["num_episodes"] >= 1
     paper = ex.run("print_config", named_configs=["paper"], options={"--loglevel": "ERROR"}).config
-    assert paper["num_episodes"] == 1000 and paper["render_quality"] == "default"
+    assert paper["num_episodes"] == 1000 and paper["env"]["render_quality"] == "default"
 
 
 def test_bad_config_values_fail_with_a_clear_error(observed):

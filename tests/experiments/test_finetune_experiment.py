@@ -7,43 +7,48 @@ import pytest
 import torch
 from sacred.observers import FileStorageObserver
 
-from experiments.finetune import METHODS, ex
+from diswm.configs import METHODS
+from diswm.records import flat_config
+from diswm_app.experiments.finetune import ex
 
 TINY = {"env_steps": 120, "time_limit": 20, "prefill": 10, "eval_every": 60, "checkpoint_every": 60,
         "batch_size": 2, "length": 5}
 
 
+def resolved(*named: str, **updates) -> dict:
+    """The config that ``with <named> <key=value> ...`` gives, as leaf names (diswm.records.flat_config)."""
+    return flat_config(ex.run("print_config", named_configs=list(named), config_updates=updates,
+                              options={"--loglevel": "ERROR"}).config)
+
+
 def test_every_method_and_scale_constructs():
     for method in METHODS:
         for scale in ("smoke", "cpu", "paper"):
-            config = ex.run("print_config", named_configs=[method, scale], options={"--loglevel": "ERROR"}).config
+            config = resolved(method, scale)
             assert config["method"] == method and config["scale"] == scale
             assert config["actor_dist"] == "trunc_normal"  # DreamerV2's actor unless official_code
-            assert config["actor_entropy"] == 1e-4
+            assert config["entropy"] == 1e-4
             assert config["eval_action"] == "mode"  # DreamerV2 evaluates the actor's mode
             assert (config["teacher_path"] is not None) == config["distill"]
             if config["distill"]:
                 assert f"beta{config['pretrain_beta']:g}" in config["teacher_path"]
-    official = ex.run("print_config", named_configs=["official_code"], options={"--loglevel": "ERROR"}).config
+    official = resolved("official_code")
     assert (official["eta_schedule"], official["teacher"], official["repeat_mode"], official["actor_dist"],
             official["lambda_order"], official["step_unit"]) == (
         "official", "drifting", "official", "normal", "reversed", "logged")
     for scale, decay in (("smoke", 20), ("cpu", 5_000), ("paper", 50_000)):  # 10% of each budget in agent steps
         for task, delay in (("walker_walk", decay), ("pusher", decay)):
-            eta = ex.run("print_config", named_configs=["diswm", scale], config_updates={"task": task},
-                         options={"--loglevel": "ERROR"}).config
+            eta = resolved("diswm", scale, task=task)
             assert (eta["eta_decay_steps"], eta["eta_delay"], eta["eta_floor"]) == (decay, delay, 0.1)
             assert eta["cross_domain"] == (task == "pusher") and eta["lambda_order"] == "forward"
             assert eta["step_unit"] == "control"
-    dv2 = ex.run("print_config", named_configs=["dv2_finetune"], options={"--loglevel": "ERROR"}).config
+    dv2 = resolved("dv2_finetune")
     assert dv2["init_from"].endswith("finger_spin/conv/seed_0") and dv2["num_actions"] == 2
-    bigger = ex.run("print_config", named_configs=["dv2_finetune"], config_updates={"source": "cheetah_run"},
-                    options={"--loglevel": "ERROR"}).config
+    bigger = resolved("dv2_finetune", source="cheetah_run")
     assert bigger["num_actions"] == 6  # the larger of source (6) and target (2)
-    apv = ex.run("print_config", named_configs=["apv"], config_updates={"source": "cheetah_run"},
-                 options={"--loglevel": "ERROR"}).config
+    apv = resolved("apv", source="cheetah_run")
     assert (apv["stacked"], apv["video_actions"], apv["num_actions"], apv["intrinsic_beta"]) == (True, 6, 2, 1.0)
-    paper = ex.run("print_config", named_configs=["paper"], options={"--loglevel": "ERROR"}).config
+    paper = resolved("paper")
     assert (paper["batch_size"], paper["length"], paper["env_steps"], paper["units"]) == (50, 50, 1_000_000, 400)
 
 
@@ -54,7 +59,7 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     try:
         run = ex.run(named_configs=["dreamerv2", "smoke"],
                      config_updates={**TINY, "task": "cartpole_swingup", "out_dir": str(tmp_path / "out"),
-                                     "actor_dist": "normal", "actor_entropy": 3e-4, "eval_action": "mean"})
+                                     "actor_dist": "normal", "entropy": 3e-4, "eval_action": "mean"})
     finally:
         ex.observers.remove(observer)
     assert run.status == "COMPLETED"
@@ -62,9 +67,9 @@ def test_dreamerv2_run_records_eval_returns_and_switches(tmp_path):
     assert (saved["behavior"]["actor_dist"], saved["behavior"]["entropy"]) == ("normal", 3e-4)
     assert saved["eval_action"] == "mean"
     record = tmp_path / "runs" / str(run._id)
-    config = json.loads((record / "config.json").read_text())
+    config = flat_config(json.loads((record / "config.json").read_text()))
     for switch in ("eta_schedule", "teacher", "repeat_mode", "cross_domain", "colour_schedule", "scale", "beta",
-                   "actor_dist", "actor_entropy", "eval_action", "eta_decay_steps", "eta_floor", "eta_delay",
+                   "actor_dist", "entropy", "eval_action", "eta_decay_steps", "eta_floor", "eta_delay",
                    "lambda_order", "step_unit"):
         assert switch in config
     metrics = json.loads((record / "metrics.json").read_text())
@@ -87,8 +92,7 @@ def test_runs_with_other_settings_get_folders_of_their_own(tmp_path, monkeypatch
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
 
     def folder(**updates):
-        return ex.run("print_config", named_configs=["dreamerv2", "smoke"], config_updates=updates,
-                      options={"--loglevel": "ERROR"}).config["out_dir"]
+        return resolved("dreamerv2", "smoke", **updates)["out_dir"]
 
     base = tmp_path / "checkpoints/finetune/smoke/finger_spin_to_cartpole_swingup/dreamerv2/seed_0"
     assert folder(task="cartpole_swingup") == str(base)  # the method's own settings: the plain name
@@ -100,14 +104,14 @@ def test_runs_with_other_settings_get_folders_of_their_own(tmp_path, monkeypatch
     for updates in ({}, {"eta_max": 0.01}):
         assert ex.run(named_configs=["dreamerv2", "smoke"], config_updates={**tiny, **updates}).status == "COMPLETED"
     identity = json.loads((Path(second) / "identity.json").read_text())
-    assert identity["differences"]["eta_max"] == [0.1, 0.01] and "env_steps" in identity["differences"]
+    assert identity["differences"]["world_model.eta_max"] == [0.1, 0.01] and "env_steps" in identity["differences"]
     assert (Path(first) / "latest.pt").is_file() and (Path(second) / "latest.pt").is_file()
 
 
 @pytest.mark.slow
 def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monkeypatch, capsys):
     from diswm.lock import LOCK_NAME
-    from experiments.finetune import run_cli
+    from diswm_app.experiments.finetune import run_cli
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     argv = ["with", "dreamerv2", "smoke", "task=cartpole_swingup", *(f"{k}={v}" for k, v in TINY.items())]
@@ -132,7 +136,7 @@ def test_a_second_process_on_a_run_folder_stops_naming_the_first(tmp_path, monke
 
 @pytest.mark.slow
 def test_a_command_line_run_is_named_records_its_own_source_and_complete_output(tmp_path, monkeypatch):
-    from experiments.finetune import run_cli
+    from diswm_app.experiments.finetune import run_cli
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     argv = ["with", "dreamerv2", "smoke", "task=cartpole_swingup", *(f"{k}={v}" for k, v in TINY.items())]

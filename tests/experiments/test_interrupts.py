@@ -21,7 +21,7 @@ TINY = ["task=cartpole_swingup", "env_steps=600", "time_limit=20", "prefill=10",
 @pytest.mark.slow
 def test_sigterm_marks_the_record_interrupted_and_the_run_resumes(tmp_path):
     env = {**os.environ, "DISWM_HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
-    command = [sys.executable, "-m", "experiments.finetune", "with", "dreamerv2", "smoke", *TINY]
+    command = [sys.executable, "-m", "diswm_app.experiments.finetune", "with", "dreamerv2", "smoke", *TINY]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     method = tmp_path / "checkpoints" / "finetune" / "smoke" / "finger_spin_to_cartpole_swingup" / "dreamerv2"
     deadline = time.monotonic() + 240

@@ -7,7 +7,7 @@ from sacred.observers import FileStorageObserver
 from diswm.checkpoint import file_sha256, load_checkpoint
 from diswm.data.collect import CollectConfig, DatasetError, collect
 from diswm.envs import EnvSpec
-from experiments.pretrain import ex
+from diswm_app.experiments.pretrain import ex
 
 
 @pytest.mark.slow
@@ -27,7 +27,7 @@ def test_pretrain_run_on_random_videos_records_checkpoints_with_hashes(tmp_path)
     assert run.status == "COMPLETED" and run.result["updates"] == 4
     record = tmp_path / "runs" / str(run._id)
     config = json.loads((record / "config.json").read_text())
-    assert config["num_actions"] is None and config["beta"] == 0.015
+    assert config["num_actions"] == 2 and config["rssm"]["num_actions"] == 2 and config["beta"] == 0.015  # finger_spin
     info = json.loads((record / "info.json").read_text())
     assert info["videos"]["kind"] == "random" and info["videos"]["provenance"]["policy"] == "random"
     assert info["videos"]["sha256"] == file_sha256(videos / "dataset.json")

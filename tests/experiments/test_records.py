@@ -12,8 +12,8 @@ import pytest
 from bson import ObjectId
 from sacred.observers import FileStorageObserver, MongoObserver
 
-from experiments.collect import ex
-from experiments.records import import_runs, run_folders
+from diswm_app.experiments.collect import ex
+from diswm_app.experiments.records import import_runs, run_folders
 
 IDS = ("_id", "file_id", "id", "run_id")
 
@@ -68,7 +68,7 @@ def test_imported_documents_equal_the_mongo_observers(tmp_path):
 def test_records_import_command(tmp_path, monkeypatch, capsys):
     import pymongo
 
-    from diswm.cli import main
+    from diswm_app.cli import main
 
     observer = FileStorageObserver(str(tmp_path / "runs" / "collect"))
     ex.observers.append(observer)
@@ -156,7 +156,7 @@ def test_a_bad_record_leaves_nothing_behind_and_the_others_go_in(damage, tmp_pat
 
 
 def test_records_import_refuses_a_missing_folder_and_a_dead_database(tmp_path, capsys):
-    from experiments.records import main
+    from diswm_app.experiments.records import main
 
     assert main([str(tmp_path / "nowhere"), "--mongo", "mongodb://127.0.0.1:27017/x"]) == 2
     assert "is not a folder of run records" in capsys.readouterr().err
@@ -171,7 +171,7 @@ def test_records_import_refuses_a_missing_folder_and_a_dead_database(tmp_path, c
 def test_imported_runs_are_named_told_apart_and_listed_with_columns(tmp_path):
     """Old records get descriptive names; runs of other settings that would share one get their settings' digest
     (the records of one resumed run keep one name); results become plain lists; Omniboard's columns go in."""
-    from experiments.omniboard import CUSTOM_COLUMNS, METRIC_COLUMNS
+    from diswm_app.experiments.omniboard import CUSTOM_COLUMNS, METRIC_COLUMNS
 
     config = {"method": "diswm", "source": "finger_spin", "task": "reacher_easy", "scale": "cpu", "seed": 0,
               "env_steps": 100, "out_dir": "/somewhere/seed_0"}

@@ -3,10 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from diswm.records import finetune_records
-from experiments import collect, finetune, pretrain, source_agent
-from experiments.paper import FIG4_PAIRS, ITEMS, Cell, PaperItem
-from experiments.reproduce import aggregate, finetune_config, main, matches, plan, stages
+from diswm.configs import merge
+from diswm.records import finetune_records, flat_config
+from diswm_app.experiments import collect, finetune, pretrain, source_agent
+from diswm_app.experiments.paper import FIG4_PAIRS, ITEMS, Cell, PaperItem
+from diswm_app.experiments.reproduce import aggregate, finetune_config, main, matches, plan, stages
 
 EXPERIMENTS = {"collect": collect.ex, "source_agent": source_agent.ex, "pretrain": pretrain.ex,
                "finetune": finetune.ex}
@@ -24,8 +25,9 @@ def test_every_cell_of_every_item_constructs():
         for cell in item.cells:
             for stage, argv in stages(cell, "paper", 0):
                 named, updates = sacred_args(argv)
-                config = EXPERIMENTS[stage].run("print_config", named_configs=named, config_updates=updates,
-                                                options={"--loglevel": "ERROR"}).config
+                config = flat_config(EXPERIMENTS[stage].run("print_config", named_configs=named,
+                                                            config_updates=updates, options={"--loglevel": "ERROR"}
+                                                            ).config)
                 assert config["scale"] == "paper"
                 if stage == "finetune":
                     assert (config["method"], config["source"], config["task"]) == (cell.method, cell.source,
@@ -78,8 +80,9 @@ def test_a_record_counts_for_a_cell_only_with_the_cells_full_identity(tmp_path):
     assert matches({"config": config}, cell, "smoke", 0)
     assert matches({"config": {**config, "out_dir": "/elsewhere", "device": "cuda", "compile": True}}, cell, "smoke", 0)
     assert not matches({"config": {**config, "env_steps": 80}}, cell, "smoke", 0)  # another budget
-    assert not matches({"config": {**config, "eta_max": 0.01}}, cell, "smoke", 0)
-    assert not matches({"config": {k: v for k, v in config.items() if k != "lambda_order"}}, cell, "smoke", 0)
+    assert not matches({"config": merge(config, {"world_model": {"eta_max": 0.01}})}, cell, "smoke", 0)
+    without = {**config, "behavior": {k: v for k, v in config["behavior"].items() if k != "lambda_order"}}
+    assert not matches({"config": without}, cell, "smoke", 0)
     assert not matches({"config": config}, cell, "smoke", 1)
     diswm = Cell("diswm", "finger_spin", "reacher_easy")
     replay = _cell_config(diswm, 0)
@@ -88,7 +91,7 @@ def test_a_record_counts_for_a_cell_only_with_the_cells_full_identity(tmp_path):
     assert not matches({"config": {**replay, "videos": "random"}}, diswm, "smoke", 0)
     eta = Cell("diswm", "finger_spin", "reacher_easy", (("eta_max", 0.01),))
     assert not matches({"config": replay}, eta, "smoke", 0)
-    assert matches({"config": {**replay, "eta_max": 0.01}}, eta, "smoke", 0)
+    assert matches({"config": merge(replay, {"world_model": {"eta_max": 0.01}})}, eta, "smoke", 0)
 
 
 def test_the_table_takes_evaluations_from_the_result_and_the_checkpoint_too(tmp_path):
@@ -131,13 +134,13 @@ def test_reproduce_fig4_one_pair_at_smoke_scale_and_skip_on_rerun(tmp_path, monk
 
 @pytest.mark.slow
 def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkeypatch):
-    from experiments.reproduce import run_item
+    from diswm_app.experiments.reproduce import run_item
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     item = ITEMS["tableC"]
     cell = Cell("dreamerv2", "finger_spin", "reacher_easy", paper=item.cells[1].paper)
     small = PaperItem("tableC", item.description, (cell,), item.quoted)
-    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed, videos: [
+    monkeypatch.setattr("diswm_app.experiments.reproduce.stages", lambda c, scale, seed, videos: [
         ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
                       "env_steps=120", "time_limit=20", "prefill=10", "eval_every=60"])])
     run_item(small, "smoke", 1, tmp_path / "runs")
@@ -149,7 +152,7 @@ def test_table_c_reports_measured_time_inference_and_parameters(tmp_path, monkey
 
 
 def _small_finetunes(monkeypatch):
-    monkeypatch.setattr("experiments.reproduce.stages", lambda c, scale, seed, videos: [
+    monkeypatch.setattr("diswm_app.experiments.reproduce.stages", lambda c, scale, seed, videos: [
         ("finetune", ["with", "dreamerv2", scale, "source=finger_spin", "task=reacher_easy", f"seed={seed}",
                       "env_steps=400", "time_limit=20", "prefill=10", "eval_every=200"])])
 
@@ -163,7 +166,7 @@ def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(t
 
     import ray
 
-    from experiments.reproduce import run_item
+    from diswm_app.experiments.reproduce import run_item
 
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     _small_finetunes(monkeypatch)
@@ -260,9 +263,9 @@ def test_reproduce_table_b_reports_drawerworld_success_rates_on_the_held_out_tex
     records = finetune_records(tmp_path / "runs")
     assert {r["config"]["method"] for r in records} == {"diswm", "dreamerv2"}
     for record in records:
-        config = record["config"]
+        config = flat_config(record["config"])
         assert config["task"] == "drawer_close" and config["cross_domain"] and config["reward_scale"] == 1.0
-        assert config["gru_layer_norm"] is False  # the official metaworld config's plain GRU
+        assert config["layer_norm"] is False  # the official metaworld config's plain GRU
         assert record["success_curve"] and all(0.0 <= rate <= 1.0 for _, rate in record["success_curve"])
         history = json.loads((tmp_path / "runs" / "finetune" / str(record["id"]) / "run.json").read_text())
         assert "final_success_rate" in history["result"]

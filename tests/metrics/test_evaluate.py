@@ -9,7 +9,7 @@ from diswm.checkpoint import save_checkpoint
 from diswm.data.factors import FactorDatasetConfig, load_or_generate
 from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
 from diswm.models import BetaVAEEncoder
-from experiments.evaluate import ex
+from diswm_app.experiments.evaluate import ex
 
 SMALL = {"num_train": 120, "num_test": 60, "stride": 5}
 

@@ -219,7 +219,7 @@ def run_check(out: Path, runs_dir: Path, timeout: float, keep_db: bool) -> dict[
     """Everything but the tool check; returns the summary (``passed`` says whether all checks passed)."""
     import pymongo
 
-    from experiments.omniboard import CONFIG_COLUMNS, METRIC_COLUMNS_SPEC
+    from diswm_app.experiments.omniboard import CONFIG_COLUMNS, METRIC_COLUMNS_SPEC
 
     database = time.strftime("diswm_check_%Y%m%d_%H%M%S")
     summary: dict[str, Any] = {"omniboard": PACKAGES["omniboard"], "database": database, "runs_dir": str(runs_dir)}
@@ -236,7 +236,7 @@ def run_check(out: Path, runs_dir: Path, timeout: float, keep_db: bool) -> dict[
             url = wire.url(database)
             summary["mongo"] = "tests.omniboard.mongo_wire (mongomock)"
         print(f"[omniboard-check] MongoDB: {summary['mongo']}, database {database}", flush=True)
-        imported = subprocess.run([sys.executable, "-m", "diswm.cli", "records", "import", str(runs_dir),
+        imported = subprocess.run([sys.executable, "-m", "diswm_app.cli", "records", "import", str(runs_dir),
                                    "--mongo", url], capture_output=True, text=True, cwd=ROOT)
         (out / "import.txt").write_text(imported.stdout + imported.stderr)
         if imported.returncode != 0:

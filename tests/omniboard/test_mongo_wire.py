@@ -15,8 +15,8 @@ import pytest
 from mongo_wire import MongoWire  # tests/omniboard is on sys.path (pytest's rootdir-less test modules)
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from diswm.cli import main as diswm_main
-from experiments.omniboard import CONFIG_COLUMNS, CUSTOM_COLUMNS, METRIC_COLUMNS, install_columns
+from diswm_app.cli import main as diswm_main
+from diswm_app.experiments.omniboard import CONFIG_COLUMNS, CUSTOM_COLUMNS, METRIC_COLUMNS, install_columns
 
 SHIPPED = Path(__file__).resolve().parents[2] / "results" / "shipped" / "runs"
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from diswm.agents.optim import ClippedAdam
 from diswm.models import ACTOR_DISTS, RSSM, Actor, ScalarHead
+from diswm.scales import NETS
 
 #: ``forward``: the λ-return of imagined step t is the target of step t (DreamerV2). ``reversed``: the released
 #: code's order, in which target t is the λ-return of step H - 2 - t (see :func:`lambda_return`).
@@ -25,12 +26,12 @@ LAMBDA_ORDERS = ("forward", "reversed")
 
 @dataclass(frozen=True)
 class BehaviorConfig:
-    horizon: int = 15
+    horizon: int = NETS["paper"].horizon  # the sizes default to the paper's (diswm.scales)
     discount: float = 0.99
     lambda_: float = 0.95
-    actor_layers: int = 4
-    critic_layers: int = 3
-    units: int = 400
+    actor_layers: int = NETS["paper"].actor_layers
+    critic_layers: int = NETS["paper"].critic_layers
+    units: int = NETS["paper"].units
     actor_lr: float = 8e-5
     critic_lr: float = 8e-5
     eps: float = 1e-5

@@ -20,8 +20,8 @@ def distillation_kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
     return F.kl_div(F.log_softmax(student, -1), F.softmax(teacher, -1), reduction="batchmean")
 
 
-def eta(step: int, *, schedule: str = "paper", cross_domain: bool = False, initial_step: int = 0,
-        eta_max: float = 0.1, decay_steps: int = 50_000, floor: float = 0.1, delay: int = 50_000) -> float:
+def eta(step: int, *, schedule: str, cross_domain: bool, initial_step: int, eta_max: float, decay_steps: int,
+        floor: float, delay: int) -> float:
     """Distillation weight η at ``step`` agent steps (paper §3.4: "gradually decreases from 0.1 to 0.01";
     released ``models.WorldModel._train``).
 
@@ -34,6 +34,8 @@ def eta(step: int, *, schedule: str = "paper", cross_domain: bool = False, initi
     ``official``: what the released code computes. Its world model reads the step counter once, at
     construction (``initial_step``, the prefill: 2500 agent steps), and never updates it, so η is the
     paper schedule frozen at ``initial_step``: 0.095 for DMC pairs, 0 (no distillation) cross-domain.
+
+    Every argument is required: the defaults are :class:`~diswm.agents.world_model.WorldModelConfig`'s alone.
     """
     if schedule not in ETA_SCHEDULES:
         raise ValueError(f"eta_schedule={schedule!r}; expected one of {ETA_SCHEDULES}")

@@ -27,7 +27,7 @@ import torch
 
 from diswm.agents.behavior import ActorCritic, BehaviorConfig
 from diswm.agents.graphed import GraphedUpdate
-from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner, image_tensor
+from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner
 from diswm.checkpoint import (
     CheckpointError,
     config_differences,
@@ -41,6 +41,10 @@ from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.models import RSSM, count_parameters
+from diswm.models.images import image_tensor
+from diswm.scales import FINETUNE
+
+_PAPER = FINETUNE["paper"]
 
 COLOUR_SCHEDULES = ("switch", "train", "test", "none")
 #: what the budget, ``eval_every``, ``checkpoint_every`` and the colour switch count: ``control`` steps of the
@@ -62,18 +66,20 @@ class FinetuneConfig:
     behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
     teacher_path: str | None = None  # pretrained encoder.pt (needed when world_model.distill)
     init_from: str | None = None  # a pretraining folder: start encoder, decoder and RSSM from it (DV2 Finetune)
-    env_steps: int = 1_000_000  # budget, in step_unit
+    # the defaults of the sizes and the schedule are the paper's (diswm.scales, the paper row; every scale's
+    # own values come from diswm.configs.finetune_config)
+    env_steps: int = _PAPER.env_steps  # budget, in step_unit
     step_unit: str = "control"  # control (simulator control steps) | logged (the released code's), STEP_UNITS
     colour_schedule: str = "switch"
-    prefill: int = 2500  # agent steps of the random policy, in whole episodes
-    train_every: int = 5  # agent steps per training call
-    pretrain_updates: int = 100  # updates in the first training call
-    batch_size: int = 50
-    length: int = 50
-    eval_every: int = 10_000  # in step_unit
-    eval_episodes: int = 10
+    prefill: int = _PAPER.prefill  # agent steps of the random policy, in whole episodes
+    train_every: int = _PAPER.train_every  # agent steps per training call
+    pretrain_updates: int = _PAPER.pretrain_updates  # updates in the first training call
+    batch_size: int = _PAPER.batch_size
+    length: int = _PAPER.length
+    eval_every: int = _PAPER.eval_every  # in step_unit
+    eval_episodes: int = _PAPER.eval_episodes
     eval_action: str = "mode"  # mode (DreamerV2) | mean | sample, see POLICY_ACTIONS
-    checkpoint_every: int = 10_000  # in step_unit (checkpoints land on episode boundaries)
+    checkpoint_every: int = _PAPER.checkpoint_every  # in step_unit (checkpoints land on episode boundaries)
     seed: int = 0
     device: str = "cpu"
     compile: bool = False  # torch.compile the RSSM and policy step functions (a GPU speed switch)

@@ -19,11 +19,13 @@ from torch import nn
 
 from diswm.agents.optim import ClippedAdam
 from diswm.agents.video import open_loop_strip, save_png
-from diswm.agents.world_model import gaussian_image_nll, image_tensor
+from diswm.agents.world_model import gaussian_image_nll
 from diswm.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from diswm.data import EpisodeReplay
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig
 from diswm.models.beta_vae import beta_vae_kl
+from diswm.models.images import image_tensor
+from diswm.scales import NETS, PRETRAIN
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,19 @@ class PretrainConfig:
     out_dir: str
     num_actions: int = 6  # official `pretrain_action_num` (the source task's), fed zeros
     image_model: str = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for DV2 Finetune)
-    cnn_depth: int = 32  # conv image model only
+    cnn_depth: int = NETS["paper"].cnn_depth  # conv image model only (sizes default to the paper's)
     z_dim: int = 20
-    encoder_widths: tuple[int, ...] = (32, 32, 64, 64, 256)  # must match the finetuning teacher's
-    decoder_widths: tuple[int, ...] = (256, 64, 64, 32, 32)
+    encoder_widths: tuple[int, ...] = NETS["paper"].encoder_widths  # must match the finetuning teacher's
+    decoder_widths: tuple[int, ...] = NETS["paper"].decoder_widths
     beta: float = 0.015  # β2
     kl_scale: float = 1.0  # β1
     kl_balance: float = 0.8
     kl_free: float = 1.0
     rssm: RSSMConfig = field(default_factory=RSSMConfig)
-    batch_size: int = 50
-    length: int = 50
-    updates: int = 20_000  # the official run: 10 x 2000 updates (its "1e6 steps" is a label)
-    checkpoint_every: int = 2000
+    batch_size: int = PRETRAIN["paper"].batch_size
+    length: int = PRETRAIN["paper"].length
+    updates: int = PRETRAIN["paper"].updates  # the released run: 10 x 2000 updates (its "1e6 steps" is a label)
+    checkpoint_every: int = PRETRAIN["paper"].checkpoint_every
     lr: float = 3e-4
     eps: float = 1e-5
     grad_clip: float = 100.0

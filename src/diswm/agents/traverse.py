@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from diswm.agents.world_model import image_tensor
 from diswm.models import RSSM
+from diswm.models.images import image_tensor
 
 OFFSETS = tuple(float(v) for v in np.arange(-9, 9.1, 3))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +21,8 @@ from diswm.agents.distill import ETA_SCHEDULES, TEACHER_MODES, distillation_kl, 
 from diswm.agents.intrinsic import VideoIntrinsicBonus
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig, ScalarHead
 from diswm.models.beta_vae import beta_vae_kl
+from diswm.models.images import image_tensor
+from diswm.scales import FINETUNE, NETS
 
 IMAGE_MODELS = ("beta_vae", "conv")
 _LOG_2PI = math.log(2 * math.pi)
@@ -32,12 +33,13 @@ class WorldModelConfig:
     image_model: str = "beta_vae"  # beta_vae (DisWM) | conv (DreamerV2's ConvEncoder/ConvDecoder)
     z_dim: int = 20  # β-VAE latent size (the RSSM's embedding)
     beta: float = 0.015  # disentanglement constraint on the student encoder (0: off)
-    encoder_widths: tuple[int, ...] = (32, 32, 64, 64, 256)  # β-VAE conv channels (official)
-    decoder_widths: tuple[int, ...] = (256, 64, 64, 32, 32)  # β-VAE deconv channels (official)
-    cnn_depth: int = 32  # conv image model only
+    # sizes and the η schedule's lengths default to the paper's (diswm.scales, the paper row)
+    encoder_widths: tuple[int, ...] = NETS["paper"].encoder_widths  # β-VAE conv channels
+    decoder_widths: tuple[int, ...] = NETS["paper"].decoder_widths  # β-VAE deconv channels
+    cnn_depth: int = NETS["paper"].cnn_depth  # conv image model only
     rssm: RSSMConfig = field(default_factory=RSSMConfig)
-    reward_layers: int = 2
-    units: int = 400
+    reward_layers: int = NETS["paper"].reward_layers
+    units: int = NETS["paper"].units
     reward_scale: float = 2.0  # dmc2gym / gymnasium configs; 1.0 in the metaworld config
     kl_balance: float = 0.8
     kl_free: float = 1.0
@@ -48,9 +50,9 @@ class WorldModelConfig:
     distill: bool = True  # build the teacher encoder and add η x distillation
     eta_schedule: str = "paper"  # paper (0.1 -> 0.01) | official (frozen step counter: 0.095 / none)
     eta_max: float = 0.1
-    eta_decay_steps: int = 50_000  # agent steps over which η decays linearly (released: 50_000)
+    eta_decay_steps: int = FINETUNE["paper"].eta_decay_steps  # agent steps of η's linear decay (released: 50k)
     eta_floor: float = 0.1  # η never falls below eta_floor x eta_max (released: 0.1)
-    eta_delay: int = 50_000  # cross-domain: agent steps without distillation (released: 50_000)
+    eta_delay: int = FINETUNE["paper"].eta_delay  # cross-domain: agent steps without distillation (released: 50k)
     teacher: str = "frozen"  # frozen (no gradient, not optimised) | drifting (the released code)
     cross_domain: bool = False  # delay distillation (DMC -> Pusher / DrawerWorld)
     # APV: an action-free RSSM (pretrained on videos, fed zero actions) whose feature is the embedding of
@@ -71,8 +73,6 @@ class WorldModelConfig:
             raise ValueError("the intrinsic bonus needs the stacked (APV) model")
         if self.distill and self.image_model != "beta_vae":
             raise ValueError("distillation needs the beta_vae image model (the teacher is a β-VAE encoder)")
-        if self.image_model == "beta_vae" and self.rssm.embed != self.z_dim:
-            raise ValueError(f"rssm.embed ({self.rssm.embed}) must equal z_dim ({self.z_dim})")
         if self.z_dim < 1:
             raise ValueError(f"z_dim must be >= 1, got {self.z_dim}")
         if min(self.beta, self.eta_max, self.lr) < 0:
@@ -82,10 +82,11 @@ class WorldModelConfig:
                              f"{self.eta_decay_steps}, {self.eta_delay}, {self.eta_floor}")
 
 
-def image_tensor(images: np.ndarray | torch.Tensor, device=None) -> torch.Tensor:
-    """uint8 [..., H, W, 3] -> float [..., 3, H, W] in [-0.5, 0.5] (the official preprocessing)."""
-    x = torch.as_tensor(images, device=device)
-    return x.movedim(-1, -3).float().div_(255.0).sub_(0.5)
+def eta_at(config: WorldModelConfig, step: int, initial_step: int = 0) -> float:
+    """η at agent step ``step`` under ``config``'s schedule (:func:`diswm.agents.distill.eta`)."""
+    return eta(step, schedule=config.eta_schedule, cross_domain=config.cross_domain, initial_step=initial_step,
+               eta_max=config.eta_max, decay_steps=config.eta_decay_steps, floor=config.eta_floor,
+               delay=config.eta_delay)
 
 
 def gaussian_image_nll(mean: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -103,7 +104,7 @@ class WorldModel(nn.Module):
             self.encoder = BetaVAEEncoder(config.z_dim, widths=config.encoder_widths)
             self.decoder = BetaVAEDecoder(config.rssm.stoch + config.rssm.deter, config.z_dim,
                                           widths=config.decoder_widths)
-            rssm_config = config.rssm
+            rssm_config = RSSMConfig(**{**config.rssm.__dict__, "embed": config.z_dim})
         else:
             self.encoder = ConvEncoder(config.cnn_depth)
             self.decoder = ConvDecoder(config.rssm.stoch + config.rssm.deter, config.cnn_depth)
@@ -153,11 +154,7 @@ class WorldModel(nn.Module):
 
     def distill_weight(self, step: int, initial_step: int = 0) -> float:
         """η at agent step ``step`` (0 without a teacher)."""
-        c = self.config
-        if self.teacher is None:
-            return 0.0
-        return eta(step, schedule=c.eta_schedule, cross_domain=c.cross_domain, initial_step=initial_step,
-                   eta_max=c.eta_max, decay_steps=c.eta_decay_steps, floor=c.eta_floor, delay=c.eta_delay)
+        return 0.0 if self.teacher is None else eta_at(self.config, step, initial_step)
 
     def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
              eta_weight: torch.Tensor | None = None):

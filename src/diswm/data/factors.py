@@ -20,6 +20,7 @@ from diswm.atomic import atomic_writer
 from diswm.data.rollout import RandomPolicy, episode_seed
 from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.envs.base import extra_factors
+from diswm.scales import EVALUATE
 
 FACTOR_STREAM = 2
 
@@ -28,8 +29,8 @@ FACTOR_STREAM = 2
 class FactorDatasetConfig:
     task: str
     colour_set: str = "train"
-    num_train: int = 10_000
-    num_test: int = 5_000
+    num_train: int = EVALUATE["paper"].num_train  # the sizes default to the paper scale's (diswm.scales)
+    num_test: int = EVALUATE["paper"].num_test
     num_bins: int = 10
     stride: int = 10  # agent steps between kept frames
     seed: int = 0

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from diswm.agents.world_model import image_tensor
 from diswm.checkpoint import CheckpointError, load_checkpoint
 from diswm.data.factors import FactorDataset
 from diswm.metrics.dci import dci
 from diswm.metrics.mig import mig
 from diswm.metrics.sap import sap
 from diswm.models import BetaVAEEncoder
+from diswm.models.images import image_tensor
 
 PARTS = ("encoder", "teacher")
 

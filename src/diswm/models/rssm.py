@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from diswm.scales import NETS
+
 State = dict[str, torch.Tensor]
 
 
@@ -43,10 +45,10 @@ class LayerNormGRUCell(nn.Module):
 
 @dataclass(frozen=True)
 class RSSMConfig:
-    stoch: int = 50
-    deter: int = 200
-    hidden: int = 200
-    embed: int = 20
+    stoch: int = NETS["paper"].stoch  # the sizes default to the paper's (diswm.scales)
+    deter: int = NETS["paper"].deter
+    hidden: int = NETS["paper"].hidden
+    embed: int = 20  # the image model's embedding size (world and video models set it from theirs)
     num_actions: int = 6
     layer_norm: bool = True  # "gru_layer_norm" (DMC, Pusher configs) vs plain "gru" (metaworld config)
     min_std: float = 0.1

@@ -17,8 +17,8 @@ from diswm.agents.world_model import WorldModel
 from diswm.checkpoint import load_checkpoint
 from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
-from diswm.paths import outputs_home, relocate
-from paper_figures.common import OUT_DIR, plt, save
+from diswm.paths import relocate, video_model_folder
+from diswm_app.paper_figures.common import figures_dir, plt, save
 
 
 def load_model(checkpoint: Path):
@@ -36,8 +36,9 @@ def load_model(checkpoint: Path):
 
 def pretrained_checkpoint(args) -> Path:
     """``--checkpoint`` or the scale's teacher of ``--source``; a clear error when it is missing."""
-    checkpoint = Path(args.checkpoint or outputs_home() / "checkpoints" / "pretrain" / args.scale / args.source
-                      / "beta0.015" / "seed_0" / "latest.pt")
+    teacher = video_model_folder(args.scale, args.source, "beta_vae", PretrainConfig.beta, PretrainConfig.z_dim,
+                                 "dreamerv2_replay", seed=0)
+    checkpoint = Path(args.checkpoint or teacher / "latest.pt")
     if not checkpoint.is_file():
         raise FileNotFoundError(f"no checkpoint {checkpoint}; run `diswm pretrain with {args.source} {args.scale}`")
     return checkpoint
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--source", default="finger_spin")
     parser.add_argument("--checkpoint", help="latest.pt (default: the scale's pretrained teacher of --source)")
     parser.add_argument("--frame", type=int, default=-1, help="frame of the first episode")
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     args = parser.parse_args(argv)
     checkpoint = pretrained_checkpoint(args)
     model, frames = load_model(checkpoint)

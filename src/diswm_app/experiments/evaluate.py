@@ -1,8 +1,8 @@
 """Sacred experiment ``evaluate``: MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors.
 
-    python -m experiments.evaluate with smoke task=finger_spin \
+    diswm evaluate with smoke task=finger_spin \
         checkpoint=checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt
-    python -m experiments.evaluate with cpu task=reacher_easy part=encoder checkpoint=.../latest.pt
+    diswm evaluate with cpu task=reacher_easy part=encoder checkpoint=.../latest.pt
 
 Frames and factors are generated once per (task, colour set, sizes, seed) and cached in
 ``data/factors/``; scores go to ``<checkpoint folder>/metrics/<factor set>-<part>.json``, and a second
@@ -17,15 +17,13 @@ from pathlib import Path
 
 from diswm.atomic import write_json
 from diswm.checkpoint import file_sha256
+from diswm.configs import as_dict, evaluate_config, from_dict
 from diswm.data.factors import FactorDatasetConfig, load_or_generate
 from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
 from diswm.scales import SCALE_NAMES, check_scale
-from experiments.common import new_experiment, outputs_home, provenance, run_command_line
+from diswm_app.experiments.common import new_experiment, outputs_home, provenance, run_command_line
 
 ex = new_experiment("evaluate")
-
-#: frames per scale: (train, test); the paper scale uses disentanglement_lib's 10,000 / 5,000
-FRAMES = {"smoke": (200, 100), "cpu": (2000, 1000), "paper": (10_000, 5_000)}
 
 
 @ex.config
@@ -34,13 +32,18 @@ def config():
     part = "encoder"  # encoder (the online student / the video model) | teacher (finetuning checkpoints)
     task = "cheetah_run"  # environment whose frames and factors are scored
     colour_set = "train"  # colour set of the frames (train | test)
-    scale = "smoke"  # smoke | cpu | paper: number of frames (FRAMES)
-    num_train = FRAMES[check_scale(scale)][0]  # frames to fit/score on
-    num_test = FRAMES[scale][1]  # held-out frames (DCI, SAP)
-    num_bins = 10  # equal-width classes per continuous factor
-    stride = 10  # agent steps between kept frames of the random-policy episodes
-    render_quality = "fast" if scale != "paper" else "default"  # must match the training frames' look
+    scale = "smoke"  # smoke | cpu | paper: number of frames (diswm.scales.EVALUATE)
+    check_scale(scale)
     seed = 0  # frames, factors and the DCI classifiers
+    # the frames and factors (diswm.data.factors.FactorDatasetConfig)
+    _settings = as_dict(evaluate_config(scale=scale, task=task, seed=seed))
+    num_train = _settings["num_train"]  # frames to fit/score on
+    num_test = _settings["num_test"]  # held-out frames (DCI, SAP)
+    num_bins = _settings["num_bins"]  # equal-width classes per continuous factor
+    stride = _settings["stride"]  # agent steps between kept frames of the random-policy episodes
+    render_quality = _settings["render_quality"]  # must match the training frames' look
+    size = _settings["size"]  # image height and width
+    del _settings
     cache_dir = str(outputs_home() / "data" / "factors")  # where factor datasets are cached
     out_file = ""  # scores JSON (default: <checkpoint folder>/metrics/<factor set>-<part>.json)
 
@@ -50,12 +53,10 @@ for _scale in SCALE_NAMES:
 
 
 @ex.main
-def main(_run, checkpoint, part, task, colour_set, num_train, num_test, num_bins, stride, render_quality, seed,
-         cache_dir, out_file):
+def main(_run, _config, checkpoint, part, seed, cache_dir, out_file):
     if not checkpoint or not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a file; pass checkpoint=PATH")
-    factors = FactorDatasetConfig(task=task, colour_set=colour_set, num_train=num_train, num_test=num_test,
-                                  num_bins=num_bins, stride=stride, seed=seed, render_quality=render_quality)
+    factors = from_dict(FactorDatasetConfig, _config)
     out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
     identity = {"checkpoint_sha256": file_sha256(checkpoint), "part": part, "factors": factors.cache_name()}
     _run.info.update(provenance())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paper_figures.common import plt, records_parser, save
-from paper_figures.curves import plot_groups
-from paper_figures.runs import grouped_curves
+from diswm_app.paper_figures.common import plt, records_parser, save
+from diswm_app.paper_figures.curves import plot_groups
+from diswm_app.paper_figures.runs import grouped_curves
 
 PAIR = {"source": "cheetah_run", "task": "walker_walk"}
 

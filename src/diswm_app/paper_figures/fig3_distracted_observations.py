@@ -14,7 +14,7 @@ import numpy as np
 
 from diswm.data import load_episode
 from diswm.paths import data_root
-from paper_figures.common import OUT_DIR, plt, save
+from diswm_app.paper_figures.common import figures_dir, plt, save
 
 TASK_ORDER = ("walker_walk", "reacher_easy", "pusher", "cheetah_run", "finger_spin", "hopper_stand")
 FRAMES_PER_SET = 3
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--data", default=str(data_root()), help="data root (default $DISWM_HOME/data)")
     parser.add_argument("--scale", default="smoke")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     args = parser.parse_args(argv)
     directories = dataset_dirs(Path(args.data), args.scale, args.seed)
     if not directories:

@@ -10,19 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from diswm.records import finetune_records
-from paper_figures.common import plt, records_parser, save
-from paper_figures.curves import plot_groups
-from paper_figures.runs import grouped_curves
+from diswm_app import paper_numbers
+from diswm_app.paper_figures.common import plt, records_parser, save
+from diswm_app.paper_figures.curves import plot_groups
+from diswm_app.paper_figures.runs import grouped_curves
 
-#: (source, target) -> method -> return at 1M env steps read off the paper's Figure 4 (±~20).
-PAPER_FINAL = {
-    ("cheetah_run", "walker_walk"): {"diswm": 915, "dv2_finetune": 880, "apv": 880, "dreamerv2": 880},
-    ("reacher_easy", "cheetah_run"): {"diswm": 815, "dv2_finetune": 700, "apv": 700, "dreamerv2": 650},
-    ("cheetah_run", "hopper_stand"): {"diswm": 850, "dv2_finetune": 720, "apv": 560, "dreamerv2": 680},
-    ("finger_spin", "reacher_easy"): {"diswm": 955, "dv2_finetune": 950, "apv": 920, "dreamerv2": 945},
-    ("finger_spin", "cartpole_swingup"): {"diswm": 860, "dv2_finetune": 795, "apv": 540, "dreamerv2": 795},
-    ("reacher_easy", "pusher"): {"diswm": -45, "dv2_finetune": -45, "apv": -58, "dreamerv2": -45},
-}
+#: (source, target) -> method -> return at 1M env steps read off the paper's Figure 4 (±~20; paper_numbers.json)
+PAPER_FINAL = paper_numbers()["fig4"]
 COLOURS = {"diswm": "tab:red", "dreamerv2": "tab:blue", "dv2_finetune": "tab:purple", "apv": "tab:brown",
            "no_distill": "tab:green", "no_disentangle": "tab:cyan"}
 

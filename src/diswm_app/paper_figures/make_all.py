@@ -2,7 +2,7 @@
 otherwise from the shipped smoke-scale results (``results/shipped``, made by ``make ship-results``), saying
 which set each figure came from; for each one skipped, say which command produces what it needs.
 
-    python -m paper_figures.make_all [--scale smoke]      (or `make figures`)
+    python -m diswm_app.paper_figures.make_all [--scale smoke]      (or `make figures`)
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import argparse
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from diswm.paths import HOME_ENV, outputs_home
+from diswm_app import REPOSITORY
+from diswm_app.paper_figures.common import figures_dir
 
 #: results of our own smoke runs, committed so that a fresh clone draws real figures (see its README)
-SHIPPED = Path(__file__).resolve().parent.parent / "results" / "shipped"
+SHIPPED = REPOSITORY / "results" / "shipped"
 
 #: figure module -> what to run when its inputs are missing (each module raises FileNotFoundError).
 FIGURES = {
@@ -37,14 +38,14 @@ FIGURES = {
 def main(argv: list[str] | None = None) -> list:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="smoke")
-    parser.add_argument("--out", default=None, help="output folder (default paper_figures/out)")
+    parser.add_argument("--out", default=None, help="output folder (default $DISWM_HOME/figures)")
     args = parser.parse_args(argv)
-    extra = ["--out", args.out] if args.out else []
+    extra = ["--out", args.out or str(figures_dir())]  # fixed before $DISWM_HOME turns to the shipped results
     own, previous = outputs_home(), os.environ.get(HOME_ENV)
     homes = [own, *([SHIPPED] if SHIPPED.is_dir() and SHIPPED.resolve() != own.resolve() else [])]
     built, skipped = [], []
     for name, command in FIGURES.items():
-        module = importlib.import_module(f"paper_figures.{name}")
+        module = importlib.import_module(f"diswm_app.paper_figures.{name}")
         for home in homes:  # our own runs first; what they cannot draw, from the shipped smoke results
             os.environ[HOME_ENV] = str(home)
             try:

@@ -8,34 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from diswm_app import paper_numbers
+
 FIG4_PAIRS = (
     ("cheetah_run", "walker_walk"), ("reacher_easy", "cheetah_run"), ("cheetah_run", "hopper_stand"),
     ("finger_spin", "reacher_easy"), ("finger_spin", "cartpole_swingup"), ("reacher_easy", "pusher"),
 )
 FIG4_METHODS = ("diswm", "dreamerv2", "dv2_finetune", "apv")
-#: Figure 4 at 1M env steps, read off the paper's figure (paper Fig. 4, the released repository's
-#: ``assets/results.png``; ±~20)
-FIG4_PAPER = {
-    ("cheetah_run", "walker_walk"): {"diswm": 915, "dv2_finetune": 880, "apv": 880, "dreamerv2": 880, "TED": 840,
-                                     "CURL": 450},
-    ("reacher_easy", "cheetah_run"): {"diswm": 815, "dv2_finetune": 700, "apv": 700, "dreamerv2": 650, "TED": 380,
-                                      "CURL": 180},
-    ("cheetah_run", "hopper_stand"): {"diswm": 850, "dv2_finetune": 720, "apv": 560, "dreamerv2": 680, "TED": 440,
-                                      "CURL": 0},
-    ("finger_spin", "reacher_easy"): {"diswm": 955, "dv2_finetune": 950, "apv": 920, "dreamerv2": 945, "TED": 740,
-                                      "CURL": 420},
-    ("finger_spin", "cartpole_swingup"): {"diswm": 860, "dv2_finetune": 795, "apv": 540, "dreamerv2": 795,
-                                          "TED": 790, "CURL": 250},
-    ("reacher_easy", "pusher"): {"diswm": -45, "dv2_finetune": -45, "apv": -58, "dreamerv2": -45, "TED": -58,
-                                 "CURL": -60},
-}
-#: Table A (episode return, mean ± sd as printed)
-TABLE_A_PAPER = {
-    ("reacher_easy", "cheetah_run"): {"diswm": "817 ± 59", "DreamerV3": "662 ± 9", "TD-MPC2": "510 ± 15",
-                                      "ContextWM": "661 ± 49"},
-    ("walker_walk", "humanoid_walk"): {"diswm": "147 ± 85", "DreamerV3": "12 ± 17", "TD-MPC2": "1 ± 0",
-                                       "ContextWM": "1 ± 0"},
-}
+#: what the paper reports (src/diswm_app/paper_numbers.json): Fig. 4 read off the figure (±~20), Tables A-C as printed
+FIG4_PAPER = paper_numbers()["fig4"]
+TABLE_A_PAPER = paper_numbers()["tableA"]
+TABLE_B_PAPER = paper_numbers()["tableB"]  # DrawerWorld success rate %; the DreamerV2 row is our own baseline
+TABLE_C_PAPER = paper_numbers()["tableC"]  # steps, training time (min), inference per episode (s), parameters (M)
 
 
 @dataclass(frozen=True)
@@ -95,27 +79,11 @@ def _fig_i() -> PaperItem:
     return PaperItem("figI", "Figure I: latent size z_dim (Cheetah Run -> Walker Walk)", cells)
 
 
-#: Table B: DrawerWorld success rate % (3 seeds x 10 evaluation episodes, held-out metal texture), as printed.
-#: DisWM's videos are Finger Spin's; the DreamerV2 row is our own baseline (the paper has none).
-TABLE_B_PAPER = {
-    ("finger_spin", "drawer_close"): {"diswm": "77 ± 6", "TD-MPC2": "3 ± 6", "ContextWM": "37 ± 12"},
-    ("finger_spin", "drawer_open"): {"diswm": "70 ± 10", "TD-MPC2": "43 ± 25", "ContextWM": "23 ± 25"},
-}
-
-
 def _table_b() -> PaperItem:
     cells = tuple(Cell(m, s, t, paper=v.get(m)) for (s, t), v in TABLE_B_PAPER.items() for m in ("diswm", "dreamerv2"))
     quoted = {pair: {k: v for k, v in values.items() if k != "diswm"} for pair, values in TABLE_B_PAPER.items()}
     return PaperItem("tableB", "Table B: DrawerWorld success rate (%) with texture variations (Finger Spin videos)",
                      cells, quoted, metric="success")
-
-
-#: Table C (Finger Spin -> Reacher Easy): training steps, training time (min), inference time per episode (s),
-#: parameters (M), as printed.
-TABLE_C_PAPER = {
-    "CURL": ("100k", 303, 4.97, 10.7), "dv2_finetune": ("200k", 1522, 9.88, 12.1), "apv": ("200k", 1722, 10.15, 13),
-    "TED": ("100k", 1051, 20.49, 11.5), "dreamerv2": ("100k", 901, 9.59, 12.1), "diswm": ("200k", 1311, 9.48, 5.8),
-}
 
 
 def _table_c() -> PaperItem:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from diswm_app.paper_figures.common import figures_dir, plt, save
 
 METRICS = ("mig", "dci_disentanglement", "dci_completeness", "sap")
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checkpoints", default=str(outputs_home() / "checkpoints"))
     parser.add_argument("--scale", default="smoke")
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     args = parser.parse_args(argv)
     rows = collect(Path(args.checkpoints), args.scale)
     if not rows:

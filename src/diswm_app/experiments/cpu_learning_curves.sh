@@ -23,11 +23,11 @@ LOGS="${DISWM_HOME:-.}/logs/cpu_curves"
 mkdir -p "$LOGS"
 common=(cpu source="$SOURCE" task="$TASK" seed="$SEED" env_steps="$ENV_STEPS" eval_every="$EVAL_EVERY"
         checkpoint_every="$CHECKPOINT_EVERY")
-"$PY" -m diswm.cli finetune with dreamerv2 "${common[@]}" > "$LOGS/${SOURCE}_to_${TASK}_dreamerv2_seed$SEED.log" 2>&1 &
+"$PY" -m diswm_app.cli finetune with dreamerv2 "${common[@]}" > "$LOGS/${SOURCE}_to_${TASK}_dreamerv2_seed$SEED.log" 2>&1 &
 dreamer=$!
 {
-    "$PY" -m diswm.cli collect with "$SOURCE" cpu
-    "$PY" -m diswm.cli pretrain with "$SOURCE" cpu
-    "$PY" -m diswm.cli finetune with diswm "${common[@]}"
+    "$PY" -m diswm_app.cli collect with "$SOURCE" cpu
+    "$PY" -m diswm_app.cli pretrain with "$SOURCE" cpu
+    "$PY" -m diswm_app.cli finetune with diswm "${common[@]}"
 } > "$LOGS/${SOURCE}_to_${TASK}_diswm_seed$SEED.log" 2>&1
 wait "$dreamer"

@@ -1,7 +1,7 @@
 """Sacred experiment ``pretrain``: the action-free β-VAE video model on a source task's distracting videos.
 
-    python -m experiments.pretrain with cheetah_run smoke       # or: diswm pretrain with cheetah_run smoke
-    python -m experiments.pretrain with cheetah_run smoke videos=random
+    diswm pretrain with cheetah_run smoke      # = python -m diswm_app.experiments.pretrain with ...
+    diswm pretrain with cheetah_run smoke videos=random
 
 ``videos`` picks the videos:
 
@@ -12,7 +12,7 @@
 
 The dataset is checked first (its manifest's provenance policy, task, colour schedule, completeness); a dataset
 that is not the one asked for is refused with one line, before anything is written. Writes
-``checkpoints/pretrain/<scale>/<task>/<model_tag>/seed_<seed>/`` (:func:`video_model_tag`) with
+``checkpoints/pretrain/<scale>/<task>/<model_tag>/seed_<seed>/`` (:func:`diswm.paths.video_model_tag`) with
 ``<updates>/{encoder,decoder,rssm}.pt``, the final ``encoder.pt`` (the distillation teacher) and a resumable
 ``latest.pt``. Rerun to resume.
 """
@@ -24,34 +24,21 @@ from pathlib import Path
 
 from diswm.agents.pretrain import PretrainConfig, pretrain
 from diswm.checkpoint import file_sha256
+from diswm.configs import as_dict, from_dict, pretrain_config
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
-from diswm.models import RSSMConfig
-from diswm.scales import NETS, PRETRAIN, SCALE_NAMES, check_scale
-from experiments.collect import SOURCE_TASKS
-from experiments.common import (
+from diswm.paths import VIDEO_KINDS, outputs_home, video_model_folder
+from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
+from diswm_app.experiments.collect import SOURCE_TASKS
+from diswm_app.experiments.common import (
     check_at_least,
     check_choice,
     default_device,
     new_experiment,
-    outputs_home,
     provenance,
     run_command_line,
 )
-
-#: ``videos`` -> the provenance policy its datasets' manifests must name
-VIDEOS = {"dreamerv2_replay": "dreamerv2_replay", "random": "random"}
-
-
-def video_model_tag(image_model: str, beta: float, z_dim: int, videos: str) -> str:
-    """Folder name of a video model under ``checkpoints/pretrain/<scale>/<task>/``: ``beta<β2:g>`` (β-VAE) or
-    ``conv``, then ``_z<z_dim>`` when z_dim is not 20, then ``_random`` for random-policy videos (none for the
-    default replay videos), e.g. ``beta0.015``, ``beta0_z5``, ``conv_random``, ``beta0.015_z100_random``."""
-    if videos not in VIDEOS:
-        raise ValueError(f"videos={videos!r}; expected one of {sorted(VIDEOS)}")
-    return ((f"beta{beta:g}" if image_model == "beta_vae" else "conv") + (f"_z{z_dim}" if z_dim != 20 else "")
-            + ("_random" if videos == "random" else ""))
 
 
 def video_dir(scale: str, task: str, videos: str, video_seed: int, colour_schedule: str) -> Path:
@@ -61,7 +48,7 @@ def video_dir(scale: str, task: str, videos: str, video_seed: int, colour_schedu
     return outputs_home() / "data" / scale / task / kind / f"seed_{video_seed}"
 
 
-ex = new_experiment("pretrain")
+ex = new_experiment("pretrain", PretrainConfig, ("task", "scale", "videos", "video_seed", "colour_schedule"))
 #: the DreamerV2 video model that DV2 Finetune starts from
 ex.add_named_config("conv", {"image_model": "conv"})
 
@@ -70,36 +57,41 @@ ex.add_named_config("conv", {"image_model": "conv"})
 def config():
     task = "cheetah_run"  # source task of the videos
     check_choice("task", task, TASKS)
-    scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN)
+    scale = "smoke"  # smoke | cpu | paper (diswm.scales.PRETRAIN and NETS)
     check_scale(scale)
     seed = 0  # seeds torch, the batch sampler and the model initialisation
     check_at_least("seed", seed, 0)
     videos = "dreamerv2_replay"  # dreamerv2_replay (a learning agent's replay: the paper) | random (uniform policy)
+    check_choice("videos", videos, VIDEO_KINDS)
     video_seed = 0  # seed of the source-agent run (or of the random collection)
     colour_schedule = "switch"  # the videos' colour schedule (train colours, then test colours); checked
-    data_dir = str(video_dir(scale, task, videos, video_seed, colour_schedule))
-    beta = 0.015  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
-    cnn_depth = NETS[scale].cnn_depth  # conv image model depth
-    z_dim = 20  # β-VAE latent size
-    check_at_least("z_dim", z_dim, 1)
-    model_tag = video_model_tag(image_model, beta, z_dim, videos)  # folder name of this video model
-    out_dir = str(outputs_home() / "checkpoints" / "pretrain" / scale / task / model_tag / f"seed_{seed}")
-    batch_size = PRETRAIN[scale].batch_size  # sequences per batch
-    length = PRETRAIN[scale].length  # frames per sequence
-    updates = PRETRAIN[scale].updates  # gradient updates in total
-    checkpoint_every = PRETRAIN[scale].checkpoint_every  # updates between checkpoints
-    log_every = PRETRAIN[scale].log_every  # updates between logged losses
-    kl_scale = 1.0  # β1
-    encoder_widths = list(NETS[scale].encoder_widths)  # β-VAE conv channels
-    decoder_widths = list(NETS[scale].decoder_widths)  # β-VAE deconv channels
-    stoch = NETS[scale].stoch  # RSSM stochastic size
-    deter = NETS[scale].deter  # RSSM deterministic (GRU) size
-    hidden = NETS[scale].hidden  # RSSM hidden size
-    num_actions = None  # zero-action inputs of the RSSM (None: the source task's action size)
-    lr = 3e-4  # Adam learning rate (eps 1e-5, gradient clip 100)
     device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
-    compile = device == "cuda"  # torch.compile the RSSM step functions (launch-bound on a GPU; off on CPU)
+    # the settings (diswm.agents.pretrain.PretrainConfig); override one as rssm.deter=... or beta=..., z_dim=...
+    _settings = as_dict(pretrain_config(scale=scale, task=task, image_model=image_model, seed=seed, device=device))
+    num_actions = _settings["num_actions"]  # zero-action inputs of the RSSM (the source task's action size)
+    cnn_depth = _settings["cnn_depth"]  # conv image model depth
+    z_dim = _settings["z_dim"]  # β-VAE latent size
+    check_at_least("z_dim", z_dim, 1)
+    encoder_widths = _settings["encoder_widths"]  # β-VAE conv channels
+    decoder_widths = _settings["decoder_widths"]  # β-VAE deconv channels
+    beta = _settings["beta"]  # β2: KL(q(z|o) || N(0, I)) weight (0 for the no_disentangle ablation's teacher)
+    kl_scale = _settings["kl_scale"]  # β1
+    kl_balance = _settings["kl_balance"]  # DreamerV2 KL balancing
+    kl_free = _settings["kl_free"]  # free nats
+    rssm = _settings["rssm"]  # RSSM sizes (its embedding and actions follow z_dim and num_actions)
+    batch_size = _settings["batch_size"]  # sequences per batch
+    length = _settings["length"]  # frames per sequence
+    updates = _settings["updates"]  # gradient updates in total
+    checkpoint_every = _settings["checkpoint_every"]  # updates between checkpoints
+    lr = _settings["lr"]  # Adam learning rate
+    eps = _settings["eps"]  # Adam epsilon
+    grad_clip = _settings["grad_clip"]  # gradient norm clip
+    compile = _settings["compile"]  # torch.compile the RSSM step functions (launch-bound on a GPU; off on CPU)
+    del _settings
+    log_every = PRETRAIN[scale].log_every  # updates between logged losses
+    data_dir = str(video_dir(scale, task, videos, video_seed, colour_schedule))
+    out_dir = str(video_model_folder(scale, task, image_model, beta, z_dim, videos, seed))
 
 
 for _task in SOURCE_TASKS:
@@ -118,25 +110,15 @@ def missing_videos(data_dir: str, videos: str, task: str, scale: str, video_seed
 
 
 @ex.main
-def main(_run, task, scale, videos, video_seed, colour_schedule, seed, data_dir, out_dir, batch_size, length, updates,
-         checkpoint_every, log_every, z_dim, beta, image_model, cnn_depth, kl_scale, encoder_widths, decoder_widths,
-         stoch, deter, hidden, num_actions, lr, device, compile):
-    if videos not in VIDEOS:
-        raise ValueError(f"videos={videos!r}; expected one of {sorted(VIDEOS)}")
+def main(_run, _config, task, scale, videos, video_seed, colour_schedule, data_dir, out_dir, updates, log_every):
     dataset = check_video_dataset(  # before anything is written: a wrong dataset is refused with one line
-        data_dir, policy=VIDEOS[videos], task=task, colour_schedule=colour_schedule,
+        data_dir, policy=videos, task=task, colour_schedule=colour_schedule,
         missing=missing_videos(data_dir, videos, task, scale, video_seed, colour_schedule))
     manifest = Path(data_dir) / MANIFEST
-    if num_actions is None:
-        num_actions = dataset["action_dim"]
-    settings = PretrainConfig(
-        data_dir=data_dir, out_dir=out_dir, num_actions=num_actions, z_dim=z_dim, beta=beta, kl_scale=kl_scale,
-        image_model=image_model, cnn_depth=cnn_depth,
-        encoder_widths=tuple(encoder_widths), decoder_widths=tuple(decoder_widths),
-        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, embed=z_dim, num_actions=num_actions),
-        batch_size=batch_size, length=length, updates=updates, checkpoint_every=checkpoint_every, lr=lr, seed=seed,
-        device=device, compile=compile, dataset_sha256=file_sha256(manifest),
-    )
+    if dataset["action_dim"] != _config["num_actions"]:
+        raise ValueError(f"num_actions={_config['num_actions']}, but the videos in {data_dir} have "
+                         f"{dataset['action_dim']}-d actions")
+    settings = from_dict(PretrainConfig, {**_config, "dataset_sha256": file_sha256(manifest)})
     _run.info.update(provenance())
     _run.info["videos"] = {"kind": videos, "manifest": str(manifest), "sha256": file_sha256(manifest),
                            "provenance": manifest_provenance(dataset)}

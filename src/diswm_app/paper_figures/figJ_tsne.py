@@ -13,8 +13,8 @@ import numpy as np
 
 from diswm.data import EpisodeReplay
 from diswm.metrics.evaluate import build_encoder, encode_means, encoder_state
-from diswm.paths import outputs_home
-from paper_figures.common import OUT_DIR, plt, save
+from diswm.paths import finetune_base_folder, outputs_home
+from diswm_app.paper_figures.common import figures_dir, plt, save
 
 
 def frames(directory: Path, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--videos", default="dreamerv2_replay", choices=("dreamerv2_replay", "random"),
                         help="the offline videos the teacher was pretrained on (pretrain's `videos`)")
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     args = parser.parse_args(argv)
     home = outputs_home()
-    run = home / "checkpoints" / "finetune" / args.scale / f"{args.source}_to_{args.task}" / "diswm" / "seed_0"
+    run = finetune_base_folder(args.scale, args.source, args.task, "diswm", "dreamerv2_replay", seed=0)
     offline = home / "data" / args.scale / args.source / ("switch" if args.videos == "random" else args.videos) \
         / "seed_0"
     if not (run / "latest.pt").is_file() or not offline.is_dir():

@@ -31,19 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from diswm.paths import outputs_home
+from diswm.configs import method_values
+from diswm.paths import VIDEO_KINDS, outputs_home
 from diswm.records import checkpoint_curves, finetune_records
-from experiments.common import identity, resolve_config
-from experiments.paper import ITEMS, Cell, PaperItem
-
-TEACHER_METHODS = {"diswm": 0.015, "no_disentangle": 0.0}  # method -> β2 of the teacher it distils
-CONV_METHODS = ("dv2_finetune", "apv")  # start from the source's conv video model
-VIDEO_KINDS = ("dreamerv2_replay", "random")  # the pretrain experiment's `videos`; the first is the default
+from diswm.scales import SCALE_NAMES
+from diswm_app import SOURCE_ROOT
+from diswm_app.experiments.common import identity, resolve_config
+from diswm_app.experiments.paper import ITEMS, Cell, PaperItem
 
 
 def uses_videos(method: str) -> bool:
-    """Whether ``method`` starts from a video model pretrained on the source's videos."""
-    return method in TEACHER_METHODS or method in CONV_METHODS
+    """Whether ``method`` starts from a video model pretrained on the source's videos (a teacher to distil, or
+    the conv video model that DV2 Finetune and APV start from)."""
+    values = method_values(method)
+    return values["pretrain_beta"] is not None or values["init_pretrained"]
 
 
 def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") -> list[tuple[str, list[str]]]:
@@ -54,10 +55,10 @@ def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") 
     if uses_videos(cell.method):
         plan.append(("collect", ["with", f"task={cell.source}", scale]) if random else
                     ("source_agent", ["with", f"task={cell.source}", scale]))
-    if cell.method in TEACHER_METHODS:
-        plan.append(("pretrain", ["with", f"task={cell.source}", scale, f"beta={TEACHER_METHODS[cell.method]}",
-                                  *z_dim, *random]))
-    if cell.method in CONV_METHODS:
+    teacher_beta = method_values(cell.method)["pretrain_beta"]  # β2 of the teacher it distils
+    if teacher_beta is not None:
+        plan.append(("pretrain", ["with", f"task={cell.source}", scale, f"beta={teacher_beta}", *z_dim, *random]))
+    if method_values(cell.method)["init_pretrained"]:
         plan.append(("pretrain", ["with", "conv", f"task={cell.source}", scale, *random]))
     plan.append(("finetune", ["with", cell.method, scale, f"source={cell.source}", f"task={cell.task}",
                               f"seed={seed}", *overrides, *(random if uses_videos(cell.method) else [])]))
@@ -66,7 +67,7 @@ def stages(cell: Cell, scale: str, seed: int, videos: str = "dreamerv2_replay") 
 
 def finetune_config(argv: list[str]) -> dict[str, Any]:
     """The config a ``diswm finetune`` command line (``with <named> <key=value> ...``) resolves to."""
-    from experiments.finetune import ex
+    from diswm_app.experiments.finetune import ex
 
     return resolve_config(ex, argv)
 
@@ -111,7 +112,7 @@ def plan(item: PaperItem, scale: str, seeds: int, runs_dir: Path, videos: str = 
 
 def run_stage(stage: str, argv: list[str]) -> int:
     """Run one stage's Sacred experiment in this process; its exit status."""
-    return importlib.import_module(f"experiments.{stage}").run_cli(argv)
+    return importlib.import_module(f"diswm_app.experiments.{stage}").run_cli(argv)
 
 
 def _check(results: list[tuple[Stage, int]]) -> None:
@@ -134,9 +135,8 @@ def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None
         import ray
     except ImportError as error:  # the `ray` extra; environment.lock has it
         raise RuntimeError("--launcher ray needs Ray: pip install 'diswm[ray]'") from error
-    root = str(Path(__file__).resolve().parent.parent)
     env_vars = {"DISWM_HOME": str(outputs_home()),
-                "PYTHONPATH": os.pathsep.join(filter(None, [root, str(Path(root) / "src"),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT),
                                                             os.environ.get("PYTHONPATH")]))}
     started = not ray.is_initialized()
     if started:
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="diswm reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("item", choices=sorted(ITEMS))
-    parser.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
+    parser.add_argument("--scale", default="smoke", choices=SCALE_NAMES)
     parser.add_argument("--seeds", type=positive_int, default=1, help="seeds 0 .. N-1 of every cell (N >= 1)")
     parser.add_argument("--launcher", default="local", choices=sorted(LAUNCHERS),
                         help="local: one stage after another; ray: each level's stages as parallel Ray tasks")

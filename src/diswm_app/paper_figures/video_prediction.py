@@ -12,10 +12,10 @@ import imageio.v2 as imageio
 import numpy as np
 
 from diswm.agents.video import open_loop_strip, save_png
-from diswm.agents.world_model import image_tensor
 from diswm.data import EpisodeReplay
-from paper_figures.common import OUT_DIR
-from paper_figures.fig5_traversals import load_model, pretrained_checkpoint
+from diswm.models.images import image_tensor
+from diswm_app.paper_figures.common import figures_dir
+from diswm_app.paper_figures.fig5_traversals import load_model, pretrained_checkpoint
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--source", default="finger_spin")
     parser.add_argument("--checkpoint", help="pretraining latest.pt (default: the scale's teacher of --source)")
     parser.add_argument("--length", type=int, default=50)
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     args = parser.parse_args(argv)
     model, data = load_model(pretrained_checkpoint(args))
     episode = EpisodeReplay.from_directory(data, limit=1).episode(0)["image"][: args.length]

@@ -10,7 +10,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-OUT_DIR = Path(__file__).resolve().parent / "out"
+
+def figures_dir() -> Path:
+    """Where figures go unless ``--out`` says otherwise: ``$DISWM_HOME/figures`` (``./figures`` in a clone)."""
+    from diswm.paths import outputs_home
+
+    return outputs_home() / "figures"
 
 
 def save(figure, out_dir: Path | str, stem: str) -> list[Path]:
@@ -30,5 +35,5 @@ def records_parser(description: str | None, scale: str = "cpu") -> argparse.Argu
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--runs", default=str(outputs_home() / "runs"))
     parser.add_argument("--scale", default=scale)
-    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--out", default=str(figures_dir()))
     return parser

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paper_figures.common import plt, records_parser, save
-from paper_figures.curves import plot_groups
-from paper_figures.runs import grouped_curves
+from diswm_app.paper_figures.common import plt, records_parser, save
+from diswm_app.paper_figures.curves import plot_groups
+from diswm_app.paper_figures.runs import grouped_curves
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -22,9 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from diswm.paths import digest
 from diswm.records import plain_json
-from experiments.common import digest, identity, run_name
-from experiments.omniboard import install_columns
+from diswm_app.experiments.common import identity, run_name
+from diswm_app.experiments.omniboard import install_columns
 
 MONGO_FORMAT = "MongoObserver-0.7.0"
 DATES = ("start_time", "stop_time", "heartbeat")
@@ -89,7 +90,7 @@ def read_run(folder: Path) -> dict[str, Any]:
 
 def name_runs(runs: list[dict[str, Any]]) -> None:
     """Give each run read by :func:`read_run` its name in the runs list: the recorded one, or for a run recorded
-    before runs were named, :func:`~experiments.common.run_name` of its config; where runs of other settings
+    before runs were named, :func:`~diswm_app.experiments.common.run_name` of its config; where runs of other settings
     would share a name (an older budget, another teacher), each gets the digest of its settings appended."""
     named: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
@@ -206,7 +207,7 @@ def main(argv: list[str]) -> int:
     import pymongo
     from pymongo.errors import PyMongoError
 
-    from experiments.common import mongo_db_name
+    from diswm_app.experiments.common import mongo_db_name
 
     parser = argparse.ArgumentParser(prog="diswm records import", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

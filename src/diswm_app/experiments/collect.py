@@ -1,7 +1,7 @@
 """Sacred experiment ``collect``: distracting videos of a source task, written as episode files.
 
-    python -m experiments.collect with cheetah_run smoke          # or: diswm collect with cheetah_run smoke
-    python -m experiments.collect with reacher_easy paper seed=1
+    diswm collect with cheetah_run smoke      # = python -m diswm_app.experiments.collect with ...
+    diswm collect with reacher_easy paper seed=1
 
 Records land in ``runs/collect/<id>/`` (and MongoDB when ``$DISWM_MONGO_URL`` is set); the episodes in
 ``out_dir`` (default ``data/<scale>/<task>/<colour_schedule>/seed_<seed>``, and
@@ -22,15 +22,23 @@ import numpy as np
 import torch
 
 from diswm.checkpoint import file_sha256
+from diswm.configs import as_dict, collect_config, from_dict
 from diswm.data.collect import CollectConfig, collect
-from diswm.envs import TASKS, EnvSpec
+from diswm.envs import TASKS
 from diswm.lock import folder_lock
-from diswm.scales import COLLECT, SCALE_NAMES, check_scale
-from experiments.common import check_at_least, check_choice, new_experiment, outputs_home, provenance, run_command_line
+from diswm.scales import SCALE_NAMES, check_scale
+from diswm_app.experiments.common import (
+    check_at_least,
+    check_choice,
+    new_experiment,
+    outputs_home,
+    provenance,
+    run_command_line,
+)
 
 SOURCE_TASKS = ("cheetah_run", "reacher_easy", "finger_spin", "walker_walk", "hopper_stand")
 
-ex = new_experiment("collect")
+ex = new_experiment("collect", CollectConfig, ("task", "scale"))
 
 
 @ex.config
@@ -41,17 +49,14 @@ def config():
     check_scale(scale)
     seed = 0  # seeds the env, the colour stream and the policy (episode i: SeedSequence([seed, i, 0]))
     check_at_least("seed", seed, 0)
-    colour_schedule = "switch"  # switch (train colours, then test colours at mid-collection) | train | test | none
-    num_episodes = COLLECT[scale].num_episodes  # episodes to collect
-    time_limit = COLLECT[scale].time_limit  # control steps per episode (None: native 1000 DMC / 100 Pusher)
-    render_quality = COLLECT[scale].render_quality  # default | fast (no shadows/reflections/anti-aliasing)
-    action_repeat = 2  # control steps per agent step
-    repeat_mode = "correct"  # correct (rewards summed) | official (the released code's 4x repeat, 2x last reward)
-    max_delta = 0.2  # half-width of the colour box around each set's base RGB
-    step_std = None  # per-control-step colour random walk (None: 0.2 for DMC, 0 for Pusher, as official)
-    size = 64  # image height and width
-    policy = "random"  # random | checkpoint (a trained agent acting: policy_checkpoint=PATH)
-    policy_checkpoint = None  # latest.pt of a finetune or source_agent run on this task, when policy=checkpoint
+    # the settings (diswm.data.collect.CollectConfig); override one as env.max_delta=... or time_limit=...
+    _settings = as_dict(collect_config(scale=scale, task=task, seed=seed))
+    env = _settings["env"]  # environment, colour box (max_delta), colour walk (step_std), rendering, time limit
+    num_episodes = _settings["num_episodes"]  # episodes to collect
+    colour_schedule = _settings["colour_schedule"]  # switch (train colours, test at mid-collection) | train | test
+    policy = _settings["policy"]  # random | checkpoint (a trained agent acting: policy_checkpoint=PATH)
+    policy_checkpoint = _settings["policy_checkpoint"]  # latest.pt of a finetune or source_agent run on this task
+    del _settings
     # episode folder; a trained agent's videos get their own (<colour_schedule>_checkpoint)
     out_dir = str(outputs_home() / "data" / scale / task / (colour_schedule if policy == "random" else
                                                              f"{colour_schedule}_{policy}") / f"seed_{seed}")
@@ -64,21 +69,15 @@ for _scale in SCALE_NAMES:
 
 
 @ex.main
-def main(_run, task, seed, colour_schedule, num_episodes, time_limit, render_quality, action_repeat,
-         repeat_mode, max_delta, step_std, size, policy, policy_checkpoint, out_dir):
-    env = EnvSpec(
-        task=task, seed=seed, size=size, action_repeat=action_repeat, repeat_mode=repeat_mode,
-        max_delta=max_delta, step_std=step_std, render_quality=render_quality, time_limit=time_limit,
-    )
+def main(_run, _config, task, seed, policy, policy_checkpoint, out_dir):
+    if (_config["env"]["task"], _config["env"]["seed"]) != (task, seed):
+        raise ValueError("set task= and seed=, not their env copies")
     agent = None
     if policy == "checkpoint" and policy_checkpoint is not None:
         agent = agent_policy(policy_checkpoint, task)
         _run.info["policy_checkpoint"] = {"path": policy_checkpoint, "sha256": file_sha256(policy_checkpoint)}
-    settings = CollectConfig(
-        env=env, out_dir=out_dir, num_episodes=num_episodes, colour_schedule=colour_schedule,
-        policy=policy, policy_checkpoint=policy_checkpoint,
-        policy_sha256=file_sha256(policy_checkpoint) if agent is not None else None,
-    )
+    settings = from_dict(CollectConfig, {
+        **_config, "policy_sha256": file_sha256(policy_checkpoint) if agent is not None else None})
     _run.info.update(provenance())
 
     def log(index, record):

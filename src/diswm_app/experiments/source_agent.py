@@ -2,8 +2,8 @@
 method) learns the SOURCE task under colour distractors, and the episodes of its replay, from the random
 prefill to the end of training, become the video dataset that ``diswm pretrain`` reads.
 
-    python -m experiments.source_agent with finger_spin smoke      # or: diswm source_agent with finger_spin smoke
-    python -m experiments.source_agent with cheetah_run paper target_return=800
+    diswm source_agent with finger_spin smoke      # = python -m diswm_app.experiments.source_agent with ...
+    diswm source_agent with cheetah_run paper target_return=800
 
 The agent is :class:`diswm.agents.finetune.Finetuner` with the ``dreamerv2`` values of
 ``experiments.finetune.METHODS`` and the finetune run's settings at the same scale, trained with
@@ -36,10 +36,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from diswm.agents import BehaviorConfig, WorldModelConfig
 from diswm.agents.finetune import TRAIN_STREAM, FinetuneConfig, Finetuner
 from diswm.atomic import write_json
 from diswm.checkpoint import LOCATION_KEYS, config_differences, file_sha256, load_checkpoint
+from diswm.configs import (
+    SOURCE_AGENT_METHOD,
+    as_dict,
+    from_dict,
+    replace_settings,
+    source_agent_budget,
+    source_agent_config,
+)
 from diswm.data import load_episode
 from diswm.data.collect import (
     MANIFEST,
@@ -50,12 +57,11 @@ from diswm.data.collect import (
     place_episode,
 )
 from diswm.data.rollout import episode_seed
-from diswm.envs import ACTION_DIMS, TASKS, ColourBox, EnvSpec
+from diswm.envs import TASKS, ColourBox
 from diswm.lock import folder_lock
-from diswm.models import RSSMConfig
-from diswm.scales import FINETUNE, NETS, SCALE_NAMES, SOURCE_AGENT, check_scale
-from experiments.collect import SOURCE_TASKS
-from experiments.common import (
+from diswm.scales import SCALE_NAMES, SOURCE_AGENT, check_scale
+from diswm_app.experiments.collect import SOURCE_TASKS
+from diswm_app.experiments.common import (
     check_at_least,
     check_choice,
     default_device,
@@ -64,15 +70,14 @@ from experiments.common import (
     provenance,
     run_command_line,
 )
-from experiments.finetune import METHODS
 
 #: ``provenance["policy"]`` of the datasets this stage writes, and their folder name under data/<scale>/<task>/
 VIDEOS = "dreamerv2_replay"
-#: the agent: these values of experiments.finetune.METHODS
-METHOD = "dreamerv2"
+#: the agent: this method of diswm.configs.METHODS
+METHOD = SOURCE_AGENT_METHOD
 FACTOR_KEYS = ("factor_colours", "factor_qpos", "factor_qvel")
 
-ex = new_experiment("source_agent")
+ex = new_experiment("source_agent", FinetuneConfig, ("task", "frames", "target_return"))
 
 
 @ex.config
@@ -85,38 +90,27 @@ def config():
     check_at_least("seed", seed, 0)
     frames = SOURCE_AGENT[scale].frames  # budget: agent steps stored in the replay (the dataset's size)
     target_return = None  # also stop at the first evaluation whose mean return reaches this (None: frames only)
-    colour_schedule = "switch"  # switch (train colours, test colours from mid-budget: the released runs) | train | ...
-    action_repeat = 2  # control steps per agent step
-    repeat_mode = "correct"  # correct | official (4 control steps, 2 x last reward)
-    device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
-    compile = device == "cuda"  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
-    cuda_graph = device == "cuda"  # replay each update as one CUDA graph
-    time_limit = FINETUNE[scale].time_limit  # control steps per episode (None: native)
-    render_quality = FINETUNE[scale].render_quality  # default | fast
-    prefill = FINETUNE[scale].prefill  # random-policy agent steps before training (part of the videos)
-    train_every = FINETUNE[scale].train_every  # agent steps per update
-    pretrain_updates = FINETUNE[scale].pretrain_updates  # updates in the first training call
-    batch_size = FINETUNE[scale].batch_size  # sequences per batch
-    length = FINETUNE[scale].length  # frames per sequence
-    eval_every = FINETUNE[scale].eval_every  # logged steps (action_repeat x agent steps) between evaluations
-    eval_episodes = FINETUNE[scale].eval_episodes  # episodes per evaluation (not stored in the videos)
-    eval_action = "mode"  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
-    checkpoint_every = FINETUNE[scale].checkpoint_every  # logged steps between checkpoints
-    cnn_depth = NETS[scale].cnn_depth  # DreamerV2 conv encoder/decoder depth
-    stoch = NETS[scale].stoch  # RSSM stochastic size
-    deter = NETS[scale].deter  # RSSM deterministic size
-    hidden = NETS[scale].hidden  # RSSM hidden size
-    units = NETS[scale].units  # MLP width of the heads
-    reward_layers = NETS[scale].reward_layers  # reward head layers
-    actor_layers = NETS[scale].actor_layers  # actor layers
-    critic_layers = NETS[scale].critic_layers  # critic layers
-    horizon = NETS[scale].horizon  # imagination horizon
-    reward_scale = 2.0  # official dmc2gym config
-    gru_layer_norm = True  # official dmc2gym config: layer-norm GRU
-    actor_dist = "trunc_normal"  # trunc_normal (DreamerV2) | normal (the released code)
-    actor_entropy = 1e-4  # weight of the policy entropy in the actor loss (DreamerV2 DMC)
-    lambda_order = "forward"  # λ-returns in time order (DreamerV2) | reversed (the released code's order)
     stop_after_episodes = None  # end after this many episodes, as an interruption would (not finished; rerun resumes)
+    device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
+    # the agent's settings (diswm.configs.source_agent_config: the dreamerv2 finetune run at this scale) as nested
+    # dicts, overridable as in `diswm finetune` (world_model.units=..., or a bare name: units=...)
+    _settings = as_dict(source_agent_config(scale=scale, task=task, seed=seed, device=device))
+    env = _settings["env"]  # environment: task and seed follow the keys above
+    world_model = _settings["world_model"]  # DreamerV2's conv image model, RSSM and reward head
+    behavior = _settings["behavior"]  # actor and critic in imagination
+    colour_schedule = _settings["colour_schedule"]  # switch (train colours, test from mid-budget: released runs)
+    prefill = _settings["prefill"]  # random-policy agent steps before training (part of the videos)
+    train_every = _settings["train_every"]  # agent steps per update
+    pretrain_updates = _settings["pretrain_updates"]  # updates in the first training call
+    batch_size = _settings["batch_size"]  # sequences per batch
+    length = _settings["length"]  # frames per sequence
+    eval_every = _settings["eval_every"]  # logged steps (action_repeat x agent steps) between evaluations
+    eval_episodes = _settings["eval_episodes"]  # episodes per evaluation (not stored in the videos)
+    eval_action = _settings["eval_action"]  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
+    checkpoint_every = _settings["checkpoint_every"]  # logged steps between checkpoints
+    compile = _settings["compile"]  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
+    cuda_graph = _settings["cuda_graph"]  # replay each update as one CUDA graph
+    del _settings
     out_dir = str(outputs_home() / "checkpoints" / "source_agent" / scale / task / f"seed_{seed}")  # the agent
     dataset_dir = str(outputs_home() / "data" / scale / task / VIDEOS / f"seed_{seed}")  # the videos
 
@@ -127,31 +121,12 @@ for _scale in SCALE_NAMES:
     ex.add_named_config(_scale, {"scale": _scale})
 
 
-def agent_settings(task, seed, frames, colour_schedule, action_repeat, repeat_mode, device, compile, cuda_graph,
-                   time_limit, render_quality, prefill, train_every, pretrain_updates, batch_size, length, eval_every,
-                   eval_episodes, eval_action, checkpoint_every, cnn_depth, stoch, deter, hidden, units, reward_layers,
-                   actor_layers, critic_layers, horizon, reward_scale, gru_layer_norm, actor_dist, actor_entropy,
-                   lambda_order, out_dir, **_) -> FinetuneConfig:
-    """The Finetuner settings of the source agent: the ``dreamerv2`` method on ``task``, ``frames`` agent steps
-    (as ``action_repeat x frames`` logged steps)."""
-    method = METHODS[METHOD]
-    world_model = WorldModelConfig(
-        image_model=method["image_model"], distill=method["distill"], beta=method["beta"], cnn_depth=cnn_depth,
-        rssm=RSSMConfig(stoch=stoch, deter=deter, hidden=hidden, num_actions=ACTION_DIMS[task],
-                        layer_norm=gru_layer_norm),
-        reward_layers=reward_layers, units=units, reward_scale=reward_scale,
-    )
-    behavior = BehaviorConfig(horizon=horizon, actor_layers=actor_layers, critic_layers=critic_layers, units=units,
-                              actor_dist=actor_dist, entropy=actor_entropy, lambda_order=lambda_order)
-    env = EnvSpec(task=task, seed=seed, action_repeat=action_repeat, repeat_mode=repeat_mode,
-                  render_quality=render_quality, time_limit=time_limit)
-    return FinetuneConfig(
-        env=env, out_dir=out_dir, world_model=world_model, behavior=behavior,
-        env_steps=action_repeat * frames, step_unit="logged", colour_schedule=colour_schedule, prefill=prefill,
-        train_every=train_every, pretrain_updates=pretrain_updates, batch_size=batch_size, length=length,
-        eval_every=eval_every, eval_episodes=eval_episodes, eval_action=eval_action,
-        checkpoint_every=checkpoint_every, seed=seed, device=device, compile=compile, cuda_graph=cuda_graph,
-    )
+def agent_settings(config: dict[str, Any]) -> FinetuneConfig:
+    """The Finetuner settings of the source agent: the config's sections with ``frames`` as the budget."""
+    settings = from_dict(FinetuneConfig, config)
+    if (settings.env.task, settings.env.seed) != (config["task"], config["seed"]):
+        raise ValueError("set task= and seed=, not their env copies")
+    return replace_settings(settings, source_agent_budget(settings.env.action_repeat, config["frames"]))
 
 
 def without_locations(value: Any) -> Any:
@@ -273,7 +248,7 @@ def summary(manifest: dict[str, Any], dataset_dir: Path, newly_run: bool) -> dic
 @ex.main
 def main(_run, _config, task, seed, frames, target_return, colour_schedule, stop_after_episodes, out_dir,
          dataset_dir):
-    settings = agent_settings(**_config)
+    settings = agent_settings(dict(_config))
     identity = identity_of(settings, task, seed, frames, target_return)
     with folder_lock(out_dir):  # a second process on this agent stops here, naming the first
         dataset = Path(dataset_dir)

@@ -1,7 +1,7 @@
 """Produce ``results/shipped/``: the smoke pipeline's records, small checkpoints, episodes and metric
 scores, so that ``make figures`` draws real (smoke-scale) figures on a fresh clone.
 
-    python -m experiments.ship_results        (or: make ship-results)
+    python -m diswm_app.experiments.ship_results        (or: make ship-results)
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parent.parent / "results" / "shipped"
+from diswm_app import REPOSITORY
+from diswm_app.experiments.demo import run_demo
+
+SHIPPED = REPOSITORY / "results" / "shipped"
 README = """# Shipped results (smoke scale)
 
-Produced by `make ship-results` (= `python -m experiments.ship_results`): the smoke pipeline of
+Produced by `make ship-results` (= `python -m diswm_app.experiments.ship_results`): the smoke pipeline of
 `make demo` (a DreamerV2 source agent on Finger Spin whose replay is the videos, the teacher pretrained on
 them, DisWM and DreamerV2 finetuned on Finger Spin -> Reacher Easy, random-policy videos for Figure 3,
 `diswm evaluate` of the teacher and the student), on 2 CPU cores, in a temporary `DISWM_HOME`; then the
@@ -26,11 +29,9 @@ the pipeline works, not the paper's results. `make figures` uses this folder onl
 
 
 def main() -> int:
-    from diswm.cli import main as diswm
-
     with tempfile.TemporaryDirectory() as home:
         os.environ["DISWM_HOME"] = home
-        if diswm(["demo", "--out", str(Path(home) / "demo")]) != 0:
+        if run_demo(Path(home) / "demo") != 0:
             return 1
         if SHIPPED.exists():
             shutil.rmtree(SHIPPED)

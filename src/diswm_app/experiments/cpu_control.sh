@@ -21,11 +21,11 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MUJOCO_GL=${MUJOCO_GL:-egl}
 LOGS="${DISWM_HOME:-.}/logs/cpu_control"
 mkdir -p "$LOGS"
 common=(cpu source="$SOURCE" task="$TASK" seed="$SEED" env_steps=100000 eval_every=5000 checkpoint_every=5000)
-"$PY" -m diswm.cli finetune with no_distill "${common[@]}" > "$LOGS/no_distill.log" 2>&1 &
+"$PY" -m diswm_app.cli finetune with no_distill "${common[@]}" > "$LOGS/no_distill.log" 2>&1 &
 ablation=$!
 {
-    "$PY" -m diswm.cli source_agent with "$SOURCE" cpu seed="$SEED" frames="$FRAMES"
-    "$PY" -m diswm.cli pretrain with "$SOURCE" cpu
-    "$PY" -m diswm.cli finetune with diswm "${common[@]}"
+    "$PY" -m diswm_app.cli source_agent with "$SOURCE" cpu seed="$SEED" frames="$FRAMES"
+    "$PY" -m diswm_app.cli pretrain with "$SOURCE" cpu
+    "$PY" -m diswm_app.cli finetune with diswm "${common[@]}"
 } > "$LOGS/diswm.log" 2>&1
 wait "$ablation"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import json
 import os
@@ -13,6 +12,7 @@ import subprocess
 import sys
 import threading
 import warnings
+from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
 from diswm.atomic import atomic_writer  # noqa: E402
 from diswm.checkpoint import LOCATION_KEYS  # noqa: E402
+from diswm.configs import leaf_paths, merge  # noqa: E402
 from diswm.lock import FolderLockedError  # noqa: E402
 from diswm.paths import outputs_home  # noqa: E402
+from diswm_app import REPOSITORY  # noqa: E402
 
 # tqdm progress bars in captured output: keep the last state of each line only.
 SETTINGS.CAPTURE_MODE = "sys"
@@ -43,8 +45,39 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def new_experiment(name: str) -> Experiment:
-    experiment = Experiment(name, save_git_info=False)  # git state is recorded in provenance() instead
+class StageExperiment(Experiment):
+    """A Sacred experiment whose nested settings can also be set by a bare leaf name: ``eta_max=0.05`` sets
+    ``world_model.eta_max``, and a name under several sections (``units``) sets each of them. The names that
+    are keys of the config's top level (``aliases`` leaves them out) keep their own meaning."""
+
+    def __init__(self, name: str, aliases: dict[str, list[tuple[str, ...]]] | None = None):
+        super().__init__(name, save_git_info=False)  # git state is recorded in provenance() instead
+        self.aliases = aliases or {}
+
+    def expand(self, updates: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``updates`` with every bare leaf name replaced by its full paths (explicit paths win)."""
+        if not updates or not self.aliases:
+            return updates
+        expanded: dict[str, Any] = {}
+        for key, value in updates.items():
+            for path in self.aliases.get(key, [(key,)]):
+                node = expanded
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = value
+        return merge(expanded, {k: v for k, v in updates.items() if k not in self.aliases})
+
+    def _create_run(self, command_name=None, config_updates=None, *args, **kwargs):
+        return super()._create_run(command_name, self.expand(config_updates), *args, **kwargs)
+
+
+def new_experiment(name: str, settings: type | None = None, top_level: tuple[str, ...] = ()) -> StageExperiment:
+    """The Sacred experiment of a stage; ``settings``: the stage's config dataclass, whose nested fields take
+    bare-name overrides (leaf names that are ``top_level`` config keys or top-level fields excepted)."""
+    aliases = {} if settings is None else {
+        name: paths for name, paths in leaf_paths(settings).items()
+        if name not in top_level and name not in {field.name for field in fields(settings)}}
+    experiment = StageExperiment(name, aliases)
     experiment.captured_out_filter = apply_backspaces_and_linefeeds
     # Sacred records the file that created the Experiment (this one): add the experiment's own file too
     experiment.add_source_file(inspect.stack()[1].filename)
@@ -100,7 +133,8 @@ def resolve_config(experiment: Experiment, argv: list[str]) -> dict[str, Any]:
 
     updates, named = get_config_updates([a for a in argv[argv.index("with") + 1:] if not a.startswith("-")]) \
         if "with" in argv else ({}, [])
-    return dict(create_run(experiment, experiment.default_command, updates, named_configs=named).config)
+    expanded = experiment.expand(updates) if isinstance(experiment, StageExperiment) else updates
+    return dict(create_run(experiment, experiment.default_command, expanded, named_configs=named).config)
 
 
 def describe(experiment: Experiment, argv: list[str]) -> str | None:
@@ -159,24 +193,19 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({k: v for k, v in config.items() if k not in NOT_IDENTITY}, default=str))
 
 
-def digest(value: Any) -> str:
-    """8 hex digits of the sha256 of ``value`` as sorted JSON."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
-def settings_differences(config: dict[str, Any], baseline: dict[str, Any]) -> dict[str, list[Any]]:
-    """``{key: [baseline value, value]}`` for every setting of ``config`` that is not ``baseline``'s
+def settings_differences(config: dict[str, Any], baseline: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+    """``{dotted path: [baseline value, value]}`` for every setting of ``config`` that is not ``baseline``'s
     (:data:`EXECUTION_KEYS` aside): what makes a run other than the default run of its method and scale."""
-    return {key: [baseline.get(key), value] for key, value in sorted(config.items())
-            if key not in EXECUTION_KEYS and baseline.get(key) != value}
-
-
-def identity_folder(base: Path, differences: dict[str, list[Any]]) -> Path:
-    """``base`` for a default run; ``base-<digest of the differences>`` otherwise, so runs with other settings
-    (an η, a β, a budget) never share a checkpoint folder."""
-    if not differences:
-        return base
-    return base.with_name(f"{base.name}-{digest({k: v[1] for k, v in differences.items()})}")
+    found: dict[str, list[Any]] = {}
+    for key, value in sorted(config.items()):
+        if not prefix and key in EXECUTION_KEYS:
+            continue
+        base = baseline.get(key)
+        if isinstance(value, dict) and isinstance(base, dict):
+            found.update(settings_differences(value, base, f"{prefix}{key}."))
+        elif base != value:
+            found[f"{prefix}{key}"] = [base, value]
+    return found
 
 
 def check_choice(name: str, value: Any, allowed) -> None:
@@ -250,7 +279,7 @@ def provenance() -> dict[str, Any]:
             versions[package] = None
     return {
         "versions": versions,
-        "git": git_state(Path(__file__).resolve().parent.parent),
+        "git": git_state(REPOSITORY),
         "python": platform.python_version(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
     }

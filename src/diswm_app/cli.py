@@ -6,6 +6,8 @@
     diswm finetune with diswm smoke          # online world model + agent (method and scale named configs)
     diswm data --scale smoke                 # every source task's videos at a scale (random policy; or --videos)
     diswm demo --out demo                    # small end-to-end demonstration
+    diswm figure fig4_learning_curves --scale cpu  # one figure script (its own flags; `--help` lists them)
+    diswm figures --scale smoke              # every figure that has data (= make figures)
     diswm envs                               # list tasks and colour sets
 """
 
@@ -15,7 +17,9 @@ import argparse
 import importlib
 import sys
 
-#: stage subcommand -> help; each runs the Sacred experiment experiments.<stage> with `with ...` arguments.
+from diswm.scales import SCALE_NAMES
+
+#: stage subcommand -> help; each runs the Sacred experiment diswm_app.experiments.<stage> with `with ...` arguments.
 STAGES = {
     "collect": "distracting videos of a source task (random policy, or a trained agent)",
     "source_agent": "DreamerV2 learning a source task; its replay is the distracting videos (the paper's recipe)",
@@ -27,16 +31,16 @@ STAGES = {
 
 def _stage(module: str):
     def run(args: argparse.Namespace) -> int:
-        return importlib.import_module(f"experiments.{module}").run_cli(args.sacred_args)
+        return importlib.import_module(f"diswm_app.experiments.{module}").run_cli(args.sacred_args)
 
     return run
 
 
 def _data(args: argparse.Namespace) -> int:
-    from experiments.collect import SOURCE_TASKS
+    from diswm_app.experiments.collect import SOURCE_TASKS
 
     stage = "collect" if args.videos == "random" else "source_agent"
-    run_cli = importlib.import_module(f"experiments.{stage}").run_cli
+    run_cli = importlib.import_module(f"diswm_app.experiments.{stage}").run_cli
     tasks = args.tasks or list(SOURCE_TASKS)
     failed = [task for task in tasks if run_cli(["with", task, args.scale, f"seed={args.seed}"]) != 0]
     if failed:
@@ -45,43 +49,42 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The whole pipeline at smoke scale, as the paper: a DreamerV2 agent learns the source task (its replay
-    is the videos) -> teacher -> DisWM and DreamerV2 agents -> MIG, DCI and SAP of the teacher and the DisWM
-    student; then Figure 3 (random-policy videos), the learning curves and the disentanglement figure."""
-    from diswm.paths import outputs_home
-    from paper_figures import fig3_distracted_observations, fig4_learning_curves, fig_disentanglement
+    from diswm_app.experiments.demo import run_demo
 
-    teacher = outputs_home() / "checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt"
-    student = outputs_home() / "checkpoints/finetune/smoke/finger_spin_to_reacher_easy/diswm/seed_0/latest.pt"
+    return run_demo(args.out)
 
-    steps = [
-        ("source_agent", ["with", "finger_spin", "smoke"]),
-        ("pretrain", ["with", "finger_spin", "smoke"]),
-        *[("collect", ["with", f"task={task}", "smoke"])  # Figure 3's observations
-          for task in ("finger_spin", "walker_walk", "reacher_easy", "pusher")],
-        ("finetune", ["with", "diswm", "smoke", "source=finger_spin", "task=reacher_easy"]),
-        ("finetune", ["with", "dreamerv2", "smoke", "source=finger_spin", "task=reacher_easy"]),
-        ("evaluate", ["with", "smoke", "task=finger_spin", f"checkpoint={teacher}"]),  # the teacher on its source
-        ("evaluate", ["with", "smoke", "task=reacher_easy", f"checkpoint={student}"]),  # the student on its target
-    ]
-    for stage, argv in steps:
-        if importlib.import_module(f"experiments.{stage}").run_cli(argv) != 0:
-            print(f"demo stopped: `diswm {stage} {' '.join(argv)}` failed", file=sys.stderr)
-            return 1
-    outputs = [path for figure in (fig3_distracted_observations, fig4_learning_curves, fig_disentanglement)
-               for path in figure.main(["--scale", "smoke", "--out", args.out])]
-    print("demo outputs:", *outputs, f"run records: {outputs_home() / 'runs'}", sep="\n  ")
+
+def _figure(args: argparse.Namespace) -> int:
+    from diswm_app.paper_figures.make_all import FIGURES
+
+    module = importlib.import_module(f"diswm_app.paper_figures.{args.name}")
+    try:
+        paths = module.main(args.figure_args)
+    except FileNotFoundError as missing:
+        scale = argparse.ArgumentParser(add_help=False)
+        scale.add_argument("--scale", default="<scale>")
+        command = FIGURES[args.name].format(scale=scale.parse_known_args(args.figure_args)[0].scale)
+        print(f"diswm figure {args.name}: {missing}; produce its inputs with: {command}", file=sys.stderr)
+        return 1
+    print(*paths, sep="\n")
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from diswm_app.paper_figures.make_all import main as make_all
+
+    make_all(args.figures_args)
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from experiments.reproduce import main as reproduce_main
+    from diswm_app.experiments.reproduce import main as reproduce_main
 
     return reproduce_main(args.reproduce_args)
 
 
 def _records(args: argparse.Namespace) -> int:
-    from experiments.records import main as records_main
+    from diswm_app.experiments.records import main as records_main
 
     return records_main(args.records_args)
 
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.set_defaults(func=_stage(stage))
 
     data = commands.add_parser("data", help="the distracting-video datasets of all source tasks")
-    data.add_argument("--scale", default="smoke", choices=("smoke", "cpu", "paper"))
+    data.add_argument("--scale", default="smoke", choices=SCALE_NAMES)
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--tasks", nargs="*", help="subset of source tasks (default: all five)")
     data.add_argument("--videos", default="random", choices=("random", "dreamerv2_replay"),
@@ -120,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
                                             "Fig. 3")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
+
+    from diswm_app.paper_figures.make_all import FIGURES
+
+    figure = commands.add_parser("figure", help="one paper figure from your records and checkpoints", add_help=False)
+    figure.add_argument("name", choices=sorted(FIGURES), metavar="NAME", help=", ".join(sorted(FIGURES)))
+    figure.add_argument("figure_args", nargs=argparse.REMAINDER, help="the script's flags, e.g. --scale cpu")
+    figure.set_defaults(func=_figure)
+
+    figures = commands.add_parser("figures", help="every figure that has data (own runs, else the shipped ones)",
+                                  add_help=False)
+    figures.add_argument("figures_args", nargs=argparse.REMAINDER, help="--scale S --out DIR")
+    figures.set_defaults(func=_figures)
 
     reproduce = commands.add_parser("reproduce", help="every run of a paper table or figure, then its table",
                                     add_help=False)
