@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from bench.train_step import build
-from diswm.agents.finetune import AgentPolicy
 from diswm.atomic import write_json
 from diswm.envs import make_env
 from diswm.scales import SCALE_NAMES
+from diswm.training.finetune import AgentPolicy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> Path:
         env.close()
     device = torch.device(args.device)
     model, _, behavior, _ = build(args.scale, 1, 2, device)
-    policy = AgentPolicy(model, behavior, device, action="sample")
+    policy = AgentPolicy(model, behavior.behavior, device, action="sample")
     policy.reset(rng)
     observation = {"image": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)}
     result["policy_step_ms"] = 1e3 * per_step(lambda: policy.act(observation), args.steps)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from diswm.agents.finetune import Finetuner
 from diswm.atomic import write_json
 from diswm.configs import finetune_config, replace_settings
 from diswm.scales import SCALE_NAMES
+from diswm.training.finetune import Finetuner
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

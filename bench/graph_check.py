@@ -12,8 +12,8 @@ import json
 import torch
 
 from bench.train_step import build, synthetic_batch
-from diswm.agents.graphed import GraphedUpdate
 from diswm.scales import SCALE_NAMES
+from diswm.training.graphed import GraphedUpdate
 
 
 def run(args, graphed: bool) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
@@ -25,11 +25,11 @@ def run(args, graphed: bool) -> tuple[list[dict[str, float]], dict[str, torch.Te
     for i in range(args.updates):
         batch = synthetic_batch(args.batch, args.length, 6, "cuda", seed=i)
         if update is not None:
-            history.append(update(batch, step=i))
+            history.append(update(batch, model.distill_weight(i)))
         else:
-            world, post = learner.update(batch, step=i)
+            world, post = learner.update(batch, model.distill_weight(i))
             history.append(world | behavior.update(model.rssm, model.reward, post))
-    return history, {k: v.detach().clone() for k, v in (model.state_dict() | behavior.state_dict()).items()}
+    return history, {k: v.detach().clone() for k, v in (model.state_dict() | behavior.behavior.state_dict()).items()}
 
 
 def main(argv: list[str] | None = None) -> dict:

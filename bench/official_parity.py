@@ -56,8 +56,9 @@ import torch
 
 from diswm.agents import behavior as behavior_module
 from diswm.agents.behavior import ActorCritic, BehaviorConfig
-from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner
+from diswm.agents.world_model import WorldModel, WorldModelConfig
 from diswm.models import RSSMConfig
+from diswm.training.learners import BehaviorLearner, WorldModelLearner
 
 TOL = 1e-5  # relative error per tensor
 # The applied Adam steps (parameter after - before) are differences of float32 parameters ~100x larger than the
@@ -358,7 +359,8 @@ def run_ours(config: dict, batch: dict, weights: dict, tape: dict, *, teacher: s
     events: list = []
     noise = Noise(roles, by_role=tape["world_model"])
     with roles.in_phase("world_model"), patched_noise(noise), captured_clips(events):
-        metrics, post = learner.update_tensors(our_batch(batch), step=step, initial_step=initial_step)
+        eta = torch.tensor(model.distill_weight(step, initial_step))  # the loop's η, as a tensor
+        metrics, post = learner.update_tensors(our_batch(batch), eta)
     noise.check_consumed()
     (event,) = events
     grads, clipped = _grads(event, names)
@@ -395,7 +397,7 @@ def run_ours(config: dict, batch: dict, weights: dict, tape: dict, *, teacher: s
         noise = Noise(roles, by_role=tape["behavior"])
         with roles.in_phase("behavior"), patched_noise(noise), captured_clips(events), \
                 patched_attribute(behavior_module, "lambda_return", capture_return):
-            metrics = agent.update_tensors(model.rssm, model.reward, post)
+            metrics = BehaviorLearner(agent).update_tensors(model.rssm, model.reward, post)
         noise.check_consumed()
         actor_event, critic_event = events
         grads, clipped = _grads(actor_event, names)

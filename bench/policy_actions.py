@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diswm.agents.finetune import EVAL_STREAM, POLICY_ACTIONS, AgentPolicy, load_agent
 from diswm.atomic import write_json
 from diswm.data.rollout import episode_seed, rollout
 from diswm.envs import make_env_from_spec
+from diswm.training.finetune import EVAL_STREAM, POLICY_ACTIONS, AgentPolicy, load_agent
 
 #: |action| above this counts as "at the edge" of the [-1, 1] box
 EDGE = 0.95

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> str:
     model, learner, behavior, batch = build(args.scale, args.batch, args.length, device, compile=args.compile)
 
     def step(i: int) -> None:
-        _, post = learner.update(batch, step=i)
+        _, post = learner.update(batch, model.distill_weight(i))
         behavior.update(model.rssm, model.reward, post)
 
     for i in range(args.warmup):

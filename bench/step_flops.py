@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     model, learner, behavior, batch = build(args.scale, args.batch, args.length, torch.device("cpu"))
-    learner.update(batch, step=0)  # the counted calls are not the first ones
-    wm_flops, wm_ops, (_, post) = counted(lambda: learner.update(batch, step=1))
+    learner.update(batch, model.distill_weight(0))  # the counted calls are not the first ones
+    wm_flops, wm_ops, (_, post) = counted(lambda: learner.update(batch, model.distill_weight(1)))
     beh_flops, beh_ops, _ = counted(lambda: behavior.update(model.rssm, model.reward, post))
     peaks = peak_rates()
     best = max(peaks.values()) * 1e9

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diswm.agents import ActorCritic, WorldModel, WorldModelLearner
-from diswm.agents.graphed import GraphedUpdate
+from diswm.agents import ActorCritic, WorldModel
 from diswm.atomic import write_json
 from diswm.configs import finetune_config
 from diswm.models import count_parameters
 from diswm.scales import SCALE_NAMES
+from diswm.training.graphed import GraphedUpdate
+from diswm.training.learners import BehaviorLearner, WorldModelLearner
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,16 +42,16 @@ def synthetic_batch(batch: int, length: int, actions: int, device, seed: int = 0
 
 def build(scale: str, batch: int, length: int, device: torch.device, task: str = "cheetah_run",
           compile: bool = False, capturable: bool = False):
-    """The DisWM world model, its learner, the actor-critic and a synthetic batch at ``scale``'s sizes, with
+    """The DisWM world model, its learner, the actor-critic's learner and a synthetic batch at ``scale``'s sizes, with
     ``task``'s actions (cheetah_run: 6): the settings of ``diswm finetune with diswm <scale> task=<task>``."""
     settings = finetune_config(scale=scale, method="diswm", task=task, source="finger_spin")
     actions = settings.world_model.rssm.num_actions
     model = WorldModel(settings.world_model).to(device)
     learner = WorldModelLearner(model, capturable=capturable)
-    behavior = ActorCritic(settings.behavior, model.rssm.feat_size, actions, device, capturable=capturable)
+    behavior = BehaviorLearner(ActorCritic(settings.behavior, model.rssm.feat_size, actions, device), capturable)
     if compile:
         model.rssm.compile_steps()
-        behavior.compile_steps()
+        behavior.behavior.compile_steps()
     return model, learner, behavior, synthetic_batch(batch, length, actions, device)
 
 
@@ -81,11 +82,11 @@ def main(argv: list[str] | None = None) -> Path:
         sync()
         start = time.perf_counter()
         if graphed is not None:  # one graph for both updates: the time is reported as world model
-            graphed(batch, step=i)
+            graphed(batch, model.distill_weight(i))
             sync()
             middle = end = time.perf_counter()
         else:
-            _, post = learner.update(batch, step=i)
+            _, post = learner.update(batch, model.distill_weight(i))
             sync()
             middle = time.perf_counter()
             behavior.update(model.rssm, model.reward, post)

@@ -177,3 +177,19 @@ def test_the_import_reader_sees_what_python_imports():
     assert "src/diswm_app/experiments/demo.py" in EDGES[cli]  # imported inside _demo
     assert "src/diswm_app/experiments/__init__.py" in EDGES[cli]  # import_module(f"diswm_app.experiments.{...}")
     assert "src/diswm/models/images.py" in EDGES["src/diswm/metrics/evaluate.py"]
+
+
+def test_every_place_the_readme_names_exists():
+    """The README's equation table points at ``path:Name`` or ``path:Class.method``: each file exists and
+    defines that name (a class's method inside the class)."""
+    import re
+
+    named = re.findall(r"`((?:src|bench)/[\w/]+\.py):([\w.]+)`", (ROOT / "README.md").read_text())
+    assert len(named) >= 25
+    for path, name in named:
+        tree = ast.parse((ROOT / path).read_text())
+        scope: list[ast.stmt] = tree.body
+        for part in name.split("."):
+            found = [node for node in scope if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == part]
+            assert found, f"README names {path}:{name}, which does not define {part}"
+            scope = found[0].body

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from diswm.checkpoint import config_differences, load_checkpoint, save_checkpoint
@@ -21,3 +22,29 @@ def test_checkpoint_round_trip_is_atomic(tmp_path):
     assert len(digest) == 64 and [p.name for p in tmp_path.iterdir()] == ["a.pt"]
     state = load_checkpoint(tmp_path / "a.pt")
     assert torch.equal(state["w"], torch.arange(3)) and state["n"] == 1
+
+
+def test_an_interrupt_during_a_write_arrives_after_the_file_is_in_place(tmp_path):
+    """SIGTERM (as `timeout`, Ray and Docker send it) in the middle of a checkpoint write: the write completes,
+    then the interrupt is raised, so a run stops as INTERRUPTED with its file whole, not FAILED mid-write."""
+    import os
+    import signal
+
+    from diswm.atomic import atomic_writer
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("signal SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    written = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_writer(tmp_path / "state.bin") as handle:
+                handle.write(b"first half, ")
+                os.kill(os.getpid(), signal.SIGTERM)  # pending until the write ends
+                handle.write(b"second half")
+                written.append(True)
+        assert written and (tmp_path / "state.bin").read_bytes() == b"first half, second half"
+        assert not list(tmp_path.glob(".*.tmp"))
+    finally:
+        signal.signal(signal.SIGTERM, previous)

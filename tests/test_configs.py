@@ -7,8 +7,7 @@ from dataclasses import fields
 import pytest
 
 from diswm.agents.behavior import BehaviorConfig
-from diswm.agents.finetune import FinetuneConfig
-from diswm.agents.pretrain import PretrainConfig
+from diswm.agents.video_model import PretrainConfig
 from diswm.agents.world_model import WorldModelConfig
 from diswm.configs import (
     METHODS,
@@ -27,6 +26,7 @@ from diswm.data.factors import FactorDatasetConfig
 from diswm.models import RSSMConfig
 from diswm.records import flat_config
 from diswm.scales import COLLECT, EVALUATE, FINETUNE, NETS, PRETRAIN, SCALE_NAMES, SOURCE_AGENT
+from diswm.training.finetune import FinetuneConfig
 from diswm_app.experiments import collect, evaluate, finetune, pretrain, source_agent
 
 #: where a run's inputs and outputs are: set by the experiment, not by the builder

@@ -59,12 +59,13 @@ def test_traversal_figures_from_pretrain_and_finetune_checkpoints(tmp_path):
 
     import numpy as np
 
-    from diswm.agents.finetune import FinetuneConfig
-    from diswm.agents.pretrain import PretrainConfig, pretrain
-    from diswm.agents.traverse import OFFSETS, traversal_grid
+    from diswm.agents.video_model import PretrainConfig
     from diswm.config_io import dataclass_from_dict
     from diswm.models import RSSMConfig
+    from diswm.training.finetune import FinetuneConfig
+    from diswm.training.pretrain import pretrain
     from diswm_app.paper_figures import fig5_traversals
+    from diswm_app.paper_figures.traverse import OFFSETS, traversal_grid
 
     videos = tmp_path / "videos"
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=12), out_dir=str(videos),

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from diswm.agents.optim import ClippedAdam
 from diswm.scales import COLLECT, FINETUNE, NETS, PRETRAIN, SCALE_NAMES, SOURCE_AGENT, check_scale
+from diswm.training.optim import ClippedAdam
 
 
 def test_every_table_has_every_scale_and_nothing_else():

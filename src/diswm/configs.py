@@ -16,8 +16,7 @@ from dataclasses import asdict, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from diswm.agents.behavior import BehaviorConfig
-from diswm.agents.finetune import FinetuneConfig
-from diswm.agents.pretrain import PretrainConfig
+from diswm.agents.video_model import PretrainConfig
 from diswm.agents.world_model import WorldModelConfig
 from diswm.config_io import dataclass_from_dict
 from diswm.data.collect import CollectConfig
@@ -25,6 +24,7 @@ from diswm.data.factors import FactorDatasetConfig
 from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, EnvSpec
 from diswm.models import RSSMConfig
 from diswm.scales import COLLECT, EVALUATE, FINETUNE, NETS, PRETRAIN, SOURCE_AGENT, check_scale
+from diswm.training.finetune import FinetuneConfig
 
 #: method -> the values that define it: DisWM and its baselines are settings of one model (paper §4.1).
 #: ``pretrain_beta`` is β2 of the teacher a method distils from (its checkpoint folder); ``init_pretrained``

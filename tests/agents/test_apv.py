@@ -51,7 +51,7 @@ def test_stacked_apv_world_model_loss():
     batch = {"image": torch.as_tensor(rng.integers(0, 256, (2, 7, 64, 64, 3), dtype=np.uint8)),
              "action": torch.as_tensor(rng.uniform(-1, 1, (2, 7, 2)), dtype=torch.float32),
              "reward": torch.zeros(2, 7)}
-    total, metrics, post = model.loss(batch, step=0)
+    total, metrics, post = model.loss(batch)  # no teacher: no η
     assert {"video_kl_loss", "video_kl", "intrinsic_bonus"} <= set(metrics)
     torch.testing.assert_close(total, metrics["image_loss"] + metrics["reward_loss"] + metrics["kl_loss"]
                                + metrics["video_kl_loss"])

@@ -7,12 +7,13 @@ import torch
 
 from bench import policy_actions
 from diswm.agents import BehaviorConfig, WorldModelConfig
-from diswm.agents.finetune import AgentPolicy, FinetuneConfig, Finetuner, load_agent
-from diswm.agents.pretrain import PretrainConfig, pretrain
+from diswm.agents.video_model import PretrainConfig
 from diswm.checkpoint import CheckpointError, load_checkpoint
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
 from diswm.models import RSSMConfig
+from diswm.training.finetune import AgentPolicy, FinetuneConfig, Finetuner, load_agent
+from diswm.training.pretrain import pretrain
 
 WIDTHS = {"encoder_widths": (8, 8, 8, 8, 16), "decoder_widths": (16, 8, 8, 8, 8)}
 
@@ -105,8 +106,8 @@ def test_resume_and_configuration_errors(tmp_path):
 
 @pytest.mark.slow
 def test_dv2_finetune_starts_from_a_pretrained_conv_video_model(tmp_path):
-    from diswm.agents.finetune import load_pretrained
     from diswm.agents.world_model import WorldModel
+    from diswm.training.finetune import load_pretrained
 
     collect(CollectConfig(env=EnvSpec("finger_spin", render_quality="fast", time_limit=16),
                           out_dir=str(tmp_path / "videos"), num_episodes=1, progress=False))

@@ -1,11 +1,12 @@
 import pytest
 import torch
 
-from diswm.agents.pretrain import PretrainConfig, VideoModel, pretrain
+from diswm.agents.video_model import PretrainConfig, VideoModel
 from diswm.checkpoint import CheckpointError, load_checkpoint
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
 from diswm.models import BetaVAEEncoder, RSSMConfig
+from diswm.training.pretrain import pretrain
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,10 @@ def config(videos, out, **kwargs):
 @pytest.mark.slow
 def test_pretraining_writes_official_checkpoints_and_learns(videos, tmp_path):
     logs = []
-    result = pretrain(config(videos, tmp_path, updates=8), on_log=lambda i, m: logs.append(m), progress=False)
+    from diswm_app.paper_figures.video import save_prediction
+
+    result = pretrain(config(videos, tmp_path, updates=8), on_log=lambda i, m: logs.append(m), progress=False,
+                      on_checkpoint=save_prediction)
     assert result["updates"] == 8 and len(logs) == 8
     assert all(torch.isfinite(torch.tensor(list(m.values()))).all() for m in logs)
     for folder in ("2", "4", "6", "8", "."):

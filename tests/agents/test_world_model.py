@@ -7,12 +7,12 @@ from diswm.agents import (
     BehaviorConfig,
     WorldModel,
     WorldModelConfig,
-    WorldModelLearner,
     distillation_kl,
     lambda_return,
 )
 from diswm.agents.world_model import eta_at
 from diswm.models import RSSMConfig, count_parameters, image_tensor
+from diswm.training.learners import BehaviorLearner, WorldModelLearner
 
 SMALL_RSSM = RSSMConfig(stoch=8, deter=16, hidden=16, num_actions=2)
 
@@ -97,7 +97,7 @@ def test_eta_settings_are_validated():
 def test_losses_are_finite_with_documented_terms():
     torch.manual_seed(0)
     model = WorldModel(small_config())
-    total, metrics, post = model.loss(batch(), step=0)
+    total, metrics, post = model.loss(batch(), torch.tensor(model.distill_weight(0)))  # η = 0.1
     assert torch.isfinite(total)
     expected = {"model_loss", "image_loss", "image_nll", "reward_loss", "kl_loss", "kl", "beta_vae_kl",
                 "distillation_kl", "eta"}
@@ -118,7 +118,7 @@ def test_frozen_teacher_is_bit_identical_and_gets_no_gradient():
     assert not any(p is q for p in model.teacher.parameters() for q in learner.optimizer.parameters)
     student_before = model.encoder.head.weight.clone()
     for step in range(3):
-        learner.update(batch(seed=step), step)
+        learner.update(batch(seed=step), model.distill_weight(step))
     for key, value in model.teacher.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert all(p.grad is None for p in model.teacher.parameters())
@@ -129,7 +129,7 @@ def test_drifting_teacher_moves_like_the_released_code():
     torch.manual_seed(0)
     model = WorldModel(small_config(teacher="drifting"))
     before = model.teacher.head.weight.clone()
-    WorldModelLearner(model).update(batch(), step=0)
+    WorldModelLearner(model).update(batch(), model.distill_weight(0))
     assert not torch.equal(model.teacher.head.weight, before)
 
 
@@ -149,7 +149,7 @@ def test_no_distillation_and_dreamerv2_configurations():
 
 def test_cross_domain_official_never_distils():
     model = WorldModel(small_config(eta_schedule="official", cross_domain=True))
-    total, metrics, _ = model.loss(batch(), step=500_000, initial_step=2500)
+    total, metrics, _ = model.loss(batch(), torch.tensor(model.distill_weight(500_000, initial_step=2500)))
     assert metrics["eta"] == 0.0
     torch.testing.assert_close(total, metrics["image_loss"] + metrics["reward_loss"] + metrics["kl_loss"])
 
@@ -181,7 +181,7 @@ def test_reversed_lambda_order_changes_only_the_behaviour_targets():
         torch.manual_seed(1)
         behavior = ActorCritic(BehaviorConfig(horizon=5, units=32, actor_layers=2, critic_layers=2,
                                               lambda_order=order), model.rssm.feat_size, 2)
-        results[order] = behavior.update(model.rssm, model.reward, post)
+        results[order] = BehaviorLearner(behavior).update(model.rssm, model.reward, post)
     forward, reversed_ = results["forward"], results["reversed"]
     assert forward["imag_reward_mean"] == pytest.approx(reversed_["imag_reward_mean"])  # same imagination
     assert forward["actor_loss"] != pytest.approx(reversed_["actor_loss"], rel=1e-4)
@@ -197,19 +197,20 @@ def test_behaviour_update_trains_actor_and_critic_only():
     _, _, post = model.loss(batch(), 0)
     behavior = ActorCritic(BehaviorConfig(horizon=5, units=32, actor_layers=2, critic_layers=2, slow_update=2),
                            model.rssm.feat_size, 2)
+    learner = BehaviorLearner(behavior)
     world_before = {k: v.clone() for k, v in model.state_dict().items()}
     actor_before = [p.clone() for p in behavior.actor.parameters()]
-    metrics = behavior.update(model.rssm, model.reward, post)
+    metrics = learner.update(model.rssm, model.reward, post)
     assert all(np.isfinite(v) for v in metrics.values())
     assert all(torch.equal(v, world_before[k]) for k, v in model.state_dict().items())
     assert any(not torch.equal(a, b) for a, b in zip(actor_before, behavior.actor.parameters(), strict=True))
     assert all(p.requires_grad for p in model.rssm.parameters())  # restored afterwards
     # the slow critic is a hard copy of the critic taken every `slow_update` (2) updates, before stepping
-    behavior.update(model.rssm, model.reward, post)
+    learner.update(model.rssm, model.reward, post)
     assert not all(torch.equal(a, b) for a, b in zip(behavior.critic.parameters(),
                                                        behavior.slow_critic.parameters(), strict=True))
     critic_before_third = {k: v.clone() for k, v in behavior.critic.state_dict().items()}
-    behavior.update(model.rssm, model.reward, post)
+    learner.update(model.rssm, model.reward, post)
     for key, value in behavior.slow_critic.state_dict().items():
         assert torch.equal(value, critic_before_third[key]), key
     assert count_parameters(behavior.slow_critic) == count_parameters(behavior.critic)
@@ -222,7 +223,7 @@ def test_behaviour_update_with_either_actor_distribution(actor_dist):
     _, _, post = model.loss(batch(), 0)
     config = BehaviorConfig(horizon=3, units=16, actor_layers=1, critic_layers=1, actor_dist=actor_dist)
     behavior = ActorCritic(config, model.rssm.feat_size, 2)
-    metrics = behavior.update(model.rssm, model.reward, post)
+    metrics = BehaviorLearner(behavior).update(model.rssm, model.reward, post)
     assert all(np.isfinite(v) for v in metrics.values()) and metrics["actor_grad_norm"] > 0
     with pytest.raises(ValueError, match="actor_dist"):
         BehaviorConfig(actor_dist="tanh_normal")
@@ -237,13 +238,14 @@ def _train_two_updates(compile_options: dict | None) -> tuple[dict, dict]:
     learner = WorldModelLearner(model)
     behavior = ActorCritic(BehaviorConfig(horizon=4, units=32, actor_layers=2, critic_layers=2),
                            model.rssm.feat_size, 2)
+    behavior_learner = BehaviorLearner(behavior)
     if compile_options is not None:
         model.rssm.compile_steps(**compile_options)
         behavior.compile_steps(**compile_options)
     metrics = {}
     for step in range(2):
-        world, post = learner.update(batch(), step)
-        metrics = world | behavior.update(model.rssm, model.reward, post)
+        world, post = learner.update(batch(), model.distill_weight(step))
+        metrics = world | behavior_learner.update(model.rssm, model.reward, post)
     return metrics, model.state_dict()
 
 
@@ -277,30 +279,44 @@ def test_inductor_compiled_rssm_matches_eager_and_trains():
     assert all(np.isfinite(v) for v in metrics.values())
 
 
-def test_eta_as_a_tensor_gives_the_scheduled_loss_and_zero_eta_adds_nothing():
-    """The CUDA-graph path passes η as a tensor and always adds its term: same loss as the schedule."""
+def test_eta_passed_in_weighs_only_the_distillation_term_and_zero_adds_nothing():
+    """The loop computes η and passes it in (a tensor, eager and graphed alike): the loss is the unweighted
+    terms weighed by loss_scales, η on the distillation term alone; η = 0 gives exactly the other terms' sum."""
     torch.manual_seed(0)
     model = WorldModel(small_config())
     data = batch()
-    for step in (0, 10_000, 60_000):
-        weight = model.distill_weight(step)
+    for eta in (0.0, 0.05, 0.1):
         torch.manual_seed(1)
-        scheduled = model.loss(data, step)[0]
+        terms, _, _ = model.loss_terms(data)
         torch.manual_seed(1)
-        tensor = model.loss(data, step, eta_weight=torch.tensor(weight))[0]
-        torch.testing.assert_close(tensor, scheduled)
-    without = WorldModel(small_config(distill=False))
-    assert without.distill_weight(500) == 0.0
+        total = model.loss(data, torch.tensor(eta))[0]
+        assert list(terms) == ["image", "beta_kl", "reward", "kl", "distill"]
+        expected = terms["image"] + 0.015 * terms["beta_kl"] + 2.0 * terms["reward"] + terms["kl"]
+        torch.testing.assert_close(total, expected + eta * terms["distill"])
+        if eta == 0.0:
+            assert torch.equal(total, expected)
+    assert WorldModel(small_config(distill=False)).distill_weight(500) == 0.0
+
+
+def test_weighted_sum_refuses_a_term_without_a_scale_and_a_term_that_is_not_a_scalar():
+    from diswm.agents.losses import weighted_sum
+
+    one = torch.tensor(1.0)
+    assert weighted_sum({"a": one, "b": 2 * one}, {"a": 1.0, "b": 0.5}) == 2.0
+    with pytest.raises(KeyError, match="do not name the same terms"):
+        weighted_sum({"a": one, "b": one}, {"a": 1.0})
+    with pytest.raises(ValueError, match="shape"):
+        weighted_sum({"a": torch.ones(3)}, {"a": 1.0})
 
 
 def test_graphed_update_refuses_what_it_cannot_capture():
-    from diswm.agents.graphed import GraphedUpdate
+    from diswm.training.graphed import GraphedUpdate
 
     model = WorldModel(small_config())
     behavior = ActorCritic(BehaviorConfig(horizon=2, units=16, actor_layers=1, critic_layers=1),
                            model.rssm.feat_size, 2)
     with pytest.raises(ValueError, match="CUDA"):
-        GraphedUpdate(WorldModelLearner(model), behavior)
+        GraphedUpdate(WorldModelLearner(model), BehaviorLearner(behavior))
 
 
 def paper_eta(step: int, *, schedule: str, cross_domain: bool = False, initial_step: int = 0) -> float:

@@ -61,7 +61,7 @@ def _killing_writer(path, mode: str = "wb"):
 
 atomic.atomic_writer = _killing_writer
 if os.environ.get("KILL_AT_TRAIN_CALL"):
-    from diswm.agents.finetune import Finetuner
+    from diswm.training.finetune import Finetuner
 
     _train_call = Finetuner._train_call
     _calls = 0
@@ -76,7 +76,7 @@ if os.environ.get("KILL_AT_TRAIN_CALL"):
     Finetuner._train_call = _counting_train_call
 
 if os.environ.get("KILL_AFTER_FINAL_CHECKPOINT"):
-    from diswm.agents.finetune import Finetuner
+    from diswm.training.finetune import Finetuner
 
     _run = Finetuner.run
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def install() -> None:
-    from diswm.agents.finetune import Finetuner
+    from diswm.training.finetune import Finetuner
 
     original = Finetuner.run
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from diswm.agents.optim import ClippedAdam
 from diswm.models import ACTOR_DISTS, RSSM, Actor, ScalarHead
 from diswm.scales import NETS
 
@@ -69,18 +68,16 @@ def lambda_return(reward, value, discount, bootstrap, lambda_: float, order: str
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int, device=None,
-                 capturable: bool = False):
+    """The actor and the critic (and the slow critic) of DreamerV2's behaviour learning in imagination; their
+    optimisers are :class:`diswm.training.learners.BehaviorLearner`'s."""
+
+    def __init__(self, config: BehaviorConfig, feat_size: int, num_actions: int, device=None):
         super().__init__()
         self.config = config
         self.actor = Actor(feat_size, num_actions, config.actor_layers, config.units, dist=config.actor_dist)
         self.critic = ScalarHead(feat_size, config.critic_layers, config.units)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.to(device)  # before the optimisers, so that they are built for the parameters' device
-        self.actor_opt = ClippedAdam(self.actor.parameters(), config.actor_lr, config.eps, config.grad_clip,
-                                     capturable)
-        self.critic_opt = ClippedAdam(self.critic.parameters(), config.critic_lr, config.eps, config.grad_clip,
-                                      capturable)
+        self.to(device)  # before the optimisers (BehaviorLearner), so that they are built for the device
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     def compile_steps(self, **options) -> None:
@@ -107,21 +104,17 @@ class ActorCritic(nn.Module):
             state = rssm.img_step(state, action, sample=True)
         return torch.stack(feats), torch.stack(actions), torch.stack(entropies)
 
-    def update(self, rssm: RSSM, reward_head: ScalarHead, start: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One actor and one critic update from ``start`` states; world-model weights get no gradient."""
-        self.refresh_slow_critic()
-        return {k: float(v) for k, v in self.update_tensors(rssm, reward_head, start).items()}
-
     def refresh_slow_critic(self) -> None:
         """Hard-copy the critic into the slow critic every ``slow_update`` updates (before the update)."""
         if int(self.updates) % self.config.slow_update == 0:
             self.slow_critic.load_state_dict(self.critic.state_dict())
 
-    def update_tensors(self, rssm: RSSM, reward_head: ScalarHead,
-                       start: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The device part of :meth:`update` (no host reads; capturable in a CUDA graph): metrics as tensors."""
+    def losses(self, rssm: RSSM, reward_head: ScalarHead, start: dict[str, torch.Tensor]):
+        """The actor and critic losses from ``start`` states (paper Supp. B; released ``ImagBehavior._train``)
+        and their diagnostics: the actor by dynamics back-propagation through the imagined rollout,
+        ``-w_t (V^λ_t + entropy x H[π])``; the critic ``-ln N(sg(V^λ_t); v(ẑ_t), 1)``. The world model's
+        weights take no gradient (their flags are restored after the rollout)."""
         c = self.config
-        self.updates += 1
         world_model = [rssm, reward_head]
         flags = [[p.requires_grad for p in m.parameters()] for m in world_model]
         for module in world_model:
@@ -138,15 +131,12 @@ class ActorCritic(nn.Module):
             actor_loss = -(weights[:-1] * (target + c.entropy * entropy[:-1])).mean()
             value_pred = self.critic(feats[:-1].detach())
             critic_loss = (weights[:-1] * ScalarHead.nll(value_pred, target.detach())).mean()
-            actor_norm = self.actor_opt.step_tensor(actor_loss)
-            critic_norm = self.critic_opt.step_tensor(critic_loss)
-        finally:
+        finally:  # the graph is built: its edges into the world model are already cut
             for module, module_flags in zip(world_model, flags, strict=True):
                 for p, flag in zip(module.parameters(), module_flags, strict=True):
                     p.requires_grad_(flag)
-        scalars = {
+        metrics = {
             "actor_loss": actor_loss, "value_loss": critic_loss, "actor_entropy": entropy.mean(),
             "imag_reward_mean": reward.mean(), "imag_reward_std": reward.std(), "imag_value_mean": value.mean(),
-            "actor_grad_norm": actor_norm, "value_grad_norm": critic_norm,
         }
-        return {k: v.detach() for k, v in scalars.items()}
+        return {"actor": actor_loss, "critic": critic_loss}, metrics

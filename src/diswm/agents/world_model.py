@@ -19,6 +19,7 @@ from torch import nn
 
 from diswm.agents.distill import ETA_SCHEDULES, TEACHER_MODES, distillation_kl, eta
 from diswm.agents.intrinsic import VideoIntrinsicBonus
+from diswm.agents.losses import weighted_sum
 from diswm.models import RSSM, BetaVAEDecoder, BetaVAEEncoder, ConvDecoder, ConvEncoder, RSSMConfig, ScalarHead
 from diswm.models.beta_vae import beta_vae_kl
 from diswm.models.images import image_tensor
@@ -156,74 +157,78 @@ class WorldModel(nn.Module):
         """η at agent step ``step`` (0 without a teacher)."""
         return 0.0 if self.teacher is None else eta_at(self.config, step, initial_step)
 
-    def loss(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
-             eta_weight: torch.Tensor | None = None):
-        """Returns ``(total loss, metrics dict of floats/tensors, detached posterior states)``; ``eta_weight``
-        replaces the η schedule (a device tensor, for CUDA graphs)."""
+    def loss_scales(self, eta: torch.Tensor | float) -> dict[str, torch.Tensor | float]:
+        """The weight of each term of :meth:`loss_terms` (DisWM Eq. 5): image 1; β-VAE KL β (the disentanglement
+        constraint); reward ``reward_scale``; posterior-prior KL α = ``kl_scale`` (balancing and free nats are
+        inside the term); APV's video KL ``kl_scale``; distillation η (the loop's, :meth:`distill_weight`)."""
+        c = self.config
+        scales: dict[str, torch.Tensor | float] = {"image": 1.0}
+        if c.image_model == "beta_vae":
+            scales["beta_kl"] = c.beta
+        scales.update(reward=c.reward_scale, kl=c.kl_scale)
+        if self.rssm_af is not None:
+            scales["video_kl"] = c.kl_scale
+        if self.teacher is not None:
+            scales["distill"] = eta
+        return scales
+
+    def loss_terms(self, batch: dict[str, torch.Tensor]):
+        """The world model's loss terms, unweighted, by name (:meth:`loss_scales` weighs them), their
+        diagnostics, and the posterior states (released ``models.WorldModel._train``)."""
         c = self.config
         image = image_tensor(batch["image"])
         embedding, mean, logvar = self.embed(image)
-        metrics: dict[str, torch.Tensor | float] = {}
-        video_kl_loss = 0.0
+        terms: dict[str, torch.Tensor] = {}
+        metrics: dict[str, torch.Tensor] = {}
+        video_kl = None
         if self.rssm_af is not None:
             post_af, prior_af = self.rssm_af.observe(embedding, None, sample=False)
-            video_kl_loss, video_kl = self.rssm_af.kl_loss(post_af, prior_af, c.kl_balance, c.kl_free, c.kl_scale)
+            video_kl, video_kl_value = self.rssm_af.kl_loss(post_af, prior_af, c.kl_balance, c.kl_free)
             embedding = RSSM.feature(post_af)
-            metrics.update(video_kl_loss=video_kl_loss, video_kl=video_kl.mean())
+            metrics["video_kl"] = video_kl_value.mean()
         post, prior = self.rssm.observe(embedding, batch["action"])
-        kl_loss, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free, c.kl_scale)
+        kl, kl_value = self.rssm.kl_loss(post, prior, c.kl_balance, c.kl_free)
         feat = RSSM.feature(post)
-        image_nll = gaussian_image_nll(self.decoder(feat), image)
-        image_loss = image_nll
+        terms["image"] = gaussian_image_nll(self.decoder(feat), image)
         if mean is not None:
-            beta_kl = beta_vae_kl(mean, logvar).mean()
-            image_loss = image_loss + c.beta * beta_kl
-            metrics["beta_vae_kl"] = beta_kl
+            terms["beta_kl"] = beta_vae_kl(mean, logvar).mean()
         reward_feat, reward_target = feat, batch["reward"]
         if self.intrinsic is not None:
             bonus = self.intrinsic(embedding.detach())  # [B, T - window + 1]
             steps = bonus.shape[1]
             reward_feat, reward_target = feat[:, :steps], reward_target[:, :steps] + c.intrinsic_beta * bonus
             metrics["intrinsic_bonus"] = bonus.mean()
-        reward_loss = ScalarHead.nll(self.reward(reward_feat), reward_target).mean() * c.reward_scale
-        total = image_loss + reward_loss + kl_loss + video_kl_loss
+        terms["reward"] = ScalarHead.nll(self.reward(reward_feat), reward_target).mean()
+        terms["kl"] = kl
+        if video_kl is not None:
+            terms["video_kl"] = video_kl
         if self.teacher is not None:
-            weight = self.distill_weight(step, initial_step) if eta_weight is None else eta_weight
             if c.teacher == "frozen":
                 with torch.no_grad():
                     teacher_sample = self.teacher(image)[2]
             else:
                 teacher_sample = self.teacher(image)[2]
-            distill = distillation_kl(embedding, teacher_sample)
-            if torch.is_tensor(weight) or weight > 0:  # a tensor η (CUDA graphs) is always added, 0 or not
-                total = total + weight * distill
-            metrics.update(distillation_kl=distill, eta=weight)
-        metrics.update(model_loss=total, image_loss=image_loss, image_nll=image_nll, reward_loss=reward_loss,
-                       kl_loss=kl_loss, kl=kl_value.mean())
-        return total, metrics, {k: v.detach() for k, v in post.items()}
+            terms["distill"] = distillation_kl(embedding, teacher_sample)
+        metrics["kl"] = kl_value.mean()
+        return terms, metrics, {k: v.detach() for k, v in post.items()}
+
+    def loss(self, batch: dict[str, torch.Tensor], eta: torch.Tensor | float = 0.0):
+        """``(total loss, metrics, detached posterior states)``; ``eta``: the distillation weight the loop
+        computed for this update (a device tensor on the eager and the graphed path alike)."""
+        terms, metrics, post = self.loss_terms(batch)
+        scales = self.loss_scales(eta)
+        total = weighted_sum(terms, scales)
+        # the records' names: the image loss includes the β-VAE constraint, the others are weighted terms
+        metrics.update(image_nll=terms["image"], reward_loss=terms["reward"] * scales["reward"],
+                       kl_loss=terms["kl"] * scales["kl"], model_loss=total)
+        metrics["image_loss"] = terms["image"] + scales["beta_kl"] * terms["beta_kl"] if "beta_kl" in terms \
+            else terms["image"]
+        if "beta_kl" in terms:
+            metrics["beta_vae_kl"] = terms["beta_kl"]
+        if "video_kl" in terms:
+            metrics["video_kl_loss"] = terms["video_kl"] * scales["video_kl"]
+        if "distill" in terms:
+            metrics.update(distillation_kl=terms["distill"], eta=eta)
+        return total, metrics, post
 
 
-class WorldModelLearner:
-    """The world model with its optimiser (one Adam over everything but a frozen teacher)."""
-
-    def __init__(self, model: WorldModel, capturable: bool = False):
-        from diswm.agents.optim import ClippedAdam
-
-        self.model = model
-        c = model.config
-        self.optimizer = ClippedAdam(model.trainable_parameters(), c.lr, c.eps, c.grad_clip, capturable)
-
-    def update(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0):
-        """One gradient step; returns ``(metrics as floats, detached posterior states)``."""
-        metrics, post = self.update_tensors(batch, step, initial_step)
-        return {k: float(v) for k, v in metrics.items()}, post
-
-    def update_tensors(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0,
-                       eta_weight: torch.Tensor | None = None):
-        """:meth:`update` without host reads (capturable in a CUDA graph): metrics as tensors or floats."""
-        self.model.requires_grad_(True)
-        if self.model.teacher is not None and self.model.config.teacher == "frozen":
-            self.model.teacher.requires_grad_(False)
-        total, metrics, post = self.model.loss(batch, step, initial_step, eta_weight)
-        metrics["model_grad_norm"] = self.optimizer.step_tensor(total)
-        return {k: v.detach() if torch.is_tensor(v) else v for k, v in metrics.items()}, post

@@ -139,11 +139,12 @@ class RSSM(nn.Module):
         stack = lambda states: {k: torch.stack([s[k] for s in states], 1) for k in states[0]}  # noqa: E731
         return stack(posts), stack(priors)
 
-    def kl_loss(self, post: State, prior: State, balance: float = 0.8, free: float = 1.0,
-                scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """DreamerV2 KL balancing with free nats on the batch mean (``kl_forward=False``).
+    def kl_loss(self, post: State, prior: State, balance: float = 0.8,
+                free: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """DreamerV2 KL balancing with free nats on the batch mean (``kl_forward=False``), unweighted (its
+        scale, α or β1, is applied with the other terms' scales: :func:`diswm.agents.losses.weighted_sum`).
 
-        ``loss = scale * (balance * max(mean KL(sg(q) || p), free) + (1 - balance) * max(mean KL(q || sg(p)), free))``.
+        ``loss = balance * max(mean KL(sg(q) || p), free) + (1 - balance) * max(mean KL(q || sg(p)), free)``.
         Returns ``(loss, KL(q || p) per step [B, T])``.
         """
         value = gaussian_kl(post["mean"], post["std"], prior["mean"], prior["std"])
@@ -151,7 +152,7 @@ class RSSM(nn.Module):
         to_post = gaussian_kl(post["mean"], post["std"], prior["mean"].detach(), prior["std"].detach())
         free_t = torch.full((), free, device=value.device, dtype=value.dtype)  # no host copy (CUDA graphs)
         loss = balance * torch.maximum(to_prior.mean(), free_t) + (1 - balance) * torch.maximum(to_post.mean(), free_t)
-        return scale * loss, value
+        return loss, value
 
 
 def gaussian_kl(mean_p, std_p, mean_q, std_q) -> torch.Tensor:

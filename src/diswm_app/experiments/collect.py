@@ -103,7 +103,7 @@ def main(_run, _config, task, seed, policy, policy_checkpoint, out_dir):
 
 
 class SeededAgentPolicy:
-    """A trained agent's exploring policy (:class:`diswm.agents.finetune.AgentPolicy`, actions sampled)
+    """A trained agent's exploring policy (:class:`diswm.training.finetune.AgentPolicy`, actions sampled)
     whose samples are seeded from each episode's generator, so that episode ``i`` is the same on a resume."""
 
     def __init__(self, policy):
@@ -120,7 +120,7 @@ class SeededAgentPolicy:
 def agent_policy(checkpoint: str, task: str, device: str = "cpu") -> SeededAgentPolicy:
     """The exploring policy of the agent in ``checkpoint`` (a finetuning ``latest.pt``), which must have
     learnt ``task``."""
-    from diswm.agents.finetune import AgentPolicy, load_agent
+    from diswm.training.finetune import AgentPolicy, load_agent
 
     config, model, behavior = load_agent(checkpoint, device)
     if config.env.task != task:

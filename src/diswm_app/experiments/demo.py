@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from diswm.agents.pretrain import PretrainConfig
+from diswm.agents.video_model import PretrainConfig
 from diswm.paths import finetune_base_folder, outputs_home, teacher_encoder
 
 #: (stage, Sacred arguments) in order; each is ``diswm <stage> <arguments>``

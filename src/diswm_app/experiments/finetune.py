@@ -21,7 +21,6 @@ from typing import Any
 
 from sacred.initialize import create_run
 
-from diswm.agents.finetune import FinetuneConfig, Finetuner
 from diswm.atomic import write_json
 from diswm.checkpoint import file_sha256
 from diswm.configs import METHODS, as_dict, finetune_config, from_dict, method_root, method_values
@@ -29,6 +28,7 @@ from diswm.envs import TASKS
 from diswm.lock import folder_lock
 from diswm.paths import finetune_base_folder, settings_folder, teacher_encoder, video_model_folder
 from diswm.scales import SCALE_NAMES, check_scale
+from diswm.training.finetune import FinetuneConfig, Finetuner
 from diswm_app.experiments.common import (
     check_at_least,
     check_choice,
@@ -62,7 +62,7 @@ def config():
     pretrain_beta = method_values(method)["pretrain_beta"]  # β2 of the teacher's pretraining run (its folder)
     init_pretrained = method_values(method)["init_pretrained"]  # start from the source's conv video model
     device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
-    # the settings (diswm.agents.finetune.FinetuneConfig) as nested dicts; override one as world_model.eta_max=0.05
+    # the settings (diswm.training.finetune.FinetuneConfig) as nested dicts; override one as world_model.eta_max=0.05
     # or by its bare name, eta_max=0.05 (a name under several sections, such as units, sets each)
     _settings = as_dict(finetune_config(scale=scale, method=method, task=task, source=source, seed=seed,
                                         device=device))

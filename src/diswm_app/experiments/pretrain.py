@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from diswm.agents.pretrain import PretrainConfig, pretrain
+from diswm.agents.video_model import PretrainConfig
 from diswm.checkpoint import file_sha256
 from diswm.configs import as_dict, from_dict, pretrain_config
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
@@ -30,6 +30,7 @@ from diswm.envs import TASKS
 from diswm.lock import folder_lock
 from diswm.paths import VIDEO_KINDS, outputs_home, video_model_folder
 from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
+from diswm.training.pretrain import pretrain
 from diswm_app.experiments.collect import SOURCE_TASKS
 from diswm_app.experiments.common import (
     check_at_least,
@@ -39,6 +40,7 @@ from diswm_app.experiments.common import (
     provenance,
     run_command_line,
 )
+from diswm_app.paper_figures.video import save_prediction
 
 
 def video_dir(scale: str, task: str, videos: str, video_seed: int, colour_schedule: str) -> Path:
@@ -67,7 +69,7 @@ def config():
     colour_schedule = "switch"  # the videos' colour schedule (train colours, then test colours); checked
     image_model = "beta_vae"  # beta_vae (DisWM's teacher) | conv (DreamerV2 image model, for dv2_finetune)
     device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
-    # the settings (diswm.agents.pretrain.PretrainConfig); override one as rssm.deter=... or beta=..., z_dim=...
+    # the settings (diswm.agents.video_model.PretrainConfig); override one as rssm.deter=... or beta=..., z_dim=...
     _settings = as_dict(pretrain_config(scale=scale, task=task, image_model=image_model, seed=seed, device=device))
     num_actions = _settings["num_actions"]  # zero-action inputs of the RSSM (the source task's action size)
     cnn_depth = _settings["cnn_depth"]  # conv image model depth
@@ -129,7 +131,7 @@ def main(_run, _config, task, scale, videos, video_seed, colour_schedule, data_d
                 _run.log_scalar(f"pretrain/{name}", value, update)
 
     with folder_lock(out_dir):  # a second process on this folder stops here, naming the first
-        result = pretrain(settings, on_log=log)
+        result = pretrain(settings, on_log=log, on_checkpoint=save_prediction)  # and an open-loop strip
     checkpoints = {name: str(Path(out_dir) / f"{name}.pt") for name in ("encoder", "decoder", "rssm")}
     _run.info["checkpoints"] = {name: {"path": path, "sha256": file_sha256(path)} for name, path in checkpoints.items()}
     return {"updates": result["updates"], "encoder": checkpoints["encoder"], **result["metrics"]}

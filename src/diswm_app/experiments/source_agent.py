@@ -5,7 +5,7 @@ prefill to the end of training, become the video dataset that ``diswm pretrain``
     diswm source_agent with finger_spin smoke      # = python -m diswm_app.experiments.source_agent with ...
     diswm source_agent with cheetah_run paper target_return=800
 
-The agent is :class:`diswm.agents.finetune.Finetuner` with the ``dreamerv2`` values of
+The agent is :class:`diswm.training.finetune.Finetuner` with the ``dreamerv2`` values of
 ``experiments.finetune.METHODS`` and the finetune run's settings at the same scale, trained with
 ``colour_schedule="switch"`` (train colours for the first half of the budget, test colours after), as the
 released runs with ``--color_distractor True``. Checkpoints and replay go to
@@ -36,7 +36,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from diswm.agents.finetune import TRAIN_STREAM, FinetuneConfig, Finetuner
 from diswm.atomic import write_json
 from diswm.checkpoint import LOCATION_KEYS, config_differences, file_sha256, load_checkpoint
 from diswm.configs import (
@@ -60,6 +59,7 @@ from diswm.data.rollout import episode_seed
 from diswm.envs import TASKS, ColourBox
 from diswm.lock import folder_lock
 from diswm.scales import SCALE_NAMES, SOURCE_AGENT, check_scale
+from diswm.training.finetune import TRAIN_STREAM, FinetuneConfig, Finetuner
 from diswm_app.experiments.collect import SOURCE_TASKS
 from diswm_app.experiments.common import (
     check_at_least,

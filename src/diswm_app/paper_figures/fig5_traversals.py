@@ -10,28 +10,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diswm.agents.finetune import FinetuneConfig
-from diswm.agents.pretrain import PretrainConfig, VideoModel
-from diswm.agents.traverse import OFFSETS, traversal_grid
-from diswm.agents.world_model import WorldModel
+from diswm.agents.video_model import PretrainConfig
 from diswm.checkpoint import load_checkpoint
-from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
 from diswm.paths import relocate, video_model_folder
+from diswm.training.finetune import load_agent
+from diswm.training.pretrain import load_video_model
 from diswm_app.paper_figures.common import figures_dir, plt, save
+from diswm_app.paper_figures.traverse import OFFSETS, traversal_grid
 
 
 def load_model(checkpoint: Path):
-    state = load_checkpoint(checkpoint)
-    if "world_model" in state["config"]:  # a finetuning checkpoint
-        config = dataclass_from_dict(FinetuneConfig, state["config"])
-        model = WorldModel(config.world_model)
-        model.load_state_dict(state["model"])
+    """The model of a finetuning or a pretraining ``latest.pt`` and the folder of the frames it saw."""
+    if "world_model" in load_checkpoint(checkpoint)["config"]:  # a finetuning checkpoint
+        config, model, _ = load_agent(checkpoint)
         return model.eval(), relocate(Path(config.out_dir) / "train_eps")
-    config = dataclass_from_dict(PretrainConfig, state["config"])
-    model = VideoModel(config)
-    model.load_state_dict(state["model"])
-    return model.eval(), relocate(config.data_dir)
+    model = load_video_model(checkpoint)
+    return model.eval(), relocate(model.config.data_dir)
 
 
 def pretrained_checkpoint(args) -> Path:

@@ -11,11 +11,11 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
-from diswm.agents.video import open_loop_strip, save_png
 from diswm.data import EpisodeReplay
 from diswm.models.images import image_tensor
 from diswm_app.paper_figures.common import figures_dir
 from diswm_app.paper_figures.fig5_traversals import load_model, pretrained_checkpoint
+from diswm_app.paper_figures.video import open_loop_strip, save_png
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from diswm.agents.behavior import ActorCritic, BehaviorConfig
-from diswm.agents.graphed import GraphedUpdate
-from diswm.agents.world_model import WorldModel, WorldModelConfig, WorldModelLearner
+from diswm.agents.world_model import WorldModel, WorldModelConfig
 from diswm.checkpoint import (
     CheckpointError,
     config_differences,
@@ -43,6 +42,8 @@ from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.models import RSSM, count_parameters
 from diswm.models.images import image_tensor
 from diswm.scales import FINETUNE
+from diswm.training.graphed import GraphedUpdate
+from diswm.training.learners import BehaviorLearner, WorldModelLearner
 
 _PAPER = FINETUNE["paper"]
 
@@ -83,7 +84,7 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "cpu"
     compile: bool = False  # torch.compile the RSSM and policy step functions (a GPU speed switch)
-    cuda_graph: bool = False  # replay each update as one CUDA graph (diswm.agents.graphed; CUDA only)
+    cuda_graph: bool = False  # replay each update as one CUDA graph (diswm.training.graphed; CUDA only)
 
     def validate(self) -> None:
         self.env.validate()
@@ -266,14 +267,14 @@ class Finetuner:
             load_pretrained(self.model, Path(c.init_from))
         self.model.to(self.device)
         self.learner = WorldModelLearner(self.model, capturable=c.cuda_graph)
-        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device,
-                                    capturable=c.cuda_graph)
+        self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device)
+        self.behavior_learner = BehaviorLearner(self.behavior, capturable=c.cuda_graph)
         if c.compile:
             for rssm in (self.model.rssm, self.model.rssm_af):
                 if rssm is not None:
                     rssm.compile_steps()
             self.behavior.compile_steps()
-        self.graphed = GraphedUpdate(self.learner, self.behavior) if c.cuda_graph else None
+        self.graphed = GraphedUpdate(self.learner, self.behavior_learner) if c.cuda_graph else None
         self.progress = Progress()
         self.replay = EpisodeReplay(self.out / "train_eps")
         self.last_metrics: dict[str, float] = {}
@@ -284,8 +285,8 @@ class Finetuner:
             "config": asdict(self.config), "progress": asdict(self.progress),
             "model": self.model.state_dict(), "behavior": self.behavior.state_dict(),
             "model_optimizer": self.learner.optimizer.state_dict(),
-            "actor_optimizer": self.behavior.actor_opt.state_dict(),
-            "critic_optimizer": self.behavior.critic_opt.state_dict(),
+            "actor_optimizer": self.behavior_learner.actor_opt.state_dict(),
+            "critic_optimizer": self.behavior_learner.critic_opt.state_dict(),
             "rng": rng_state(self.generator),
         }
 
@@ -306,8 +307,8 @@ class Finetuner:
         self.model.load_state_dict(state["model"])
         self.behavior.load_state_dict(state["behavior"])
         self.learner.optimizer.load_state_dict(state["model_optimizer"])
-        self.behavior.actor_opt.load_state_dict(state["actor_optimizer"])
-        self.behavior.critic_opt.load_state_dict(state["critic_optimizer"])
+        self.behavior_learner.actor_opt.load_state_dict(state["actor_optimizer"])
+        self.behavior_learner.critic_opt.load_state_dict(state["critic_optimizer"])
         self.progress = Progress(**state["progress"])
         restore_rng_state(state["rng"], self.generator)
         self.replay = EpisodeReplay(self.out / "train_eps")
@@ -334,11 +335,14 @@ class Finetuner:
         c, p = self.config, self.progress
         batch = self.replay.sample(c.batch_size, c.length, self.generator, keys=("image", "action", "reward"))
         batch = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+        # η is the loop's to compute (agent step, and the step training began at: the released frozen counter);
+        # the update takes it as a device tensor, eager and graphed alike
+        eta = self.model.distill_weight(p.agent_steps, p.initial_step)
         if self.graphed is not None:
-            self.last_metrics = self.graphed(batch, step=p.agent_steps, initial_step=p.initial_step)
+            self.last_metrics = self.graphed(batch, eta)
         else:
-            model_metrics, post = self.learner.update(batch, step=p.agent_steps, initial_step=p.initial_step)
-            self.last_metrics = model_metrics | self.behavior.update(self.model.rssm, self.model.reward, post)
+            model_metrics, post = self.learner.update(batch, eta)
+            self.last_metrics = model_metrics | self.behavior_learner.update(self.model.rssm, self.model.reward, post)
         p.updates += 1
 
     def evaluate(self) -> dict[str, Any]:

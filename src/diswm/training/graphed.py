@@ -3,10 +3,10 @@
 On a GPU an update is bound by kernel launches, not arithmetic (bench/results/cuda_h200_*: ~40 ms of
 GPU work behind 6-9k launches). Capturing the whole update once and replaying it launches it as one
 graph. The computation is the eager one (:meth:`WorldModelLearner.update_tensors` then
-:meth:`ActorCritic.update_tensors`), with three adaptations that keep it capturable:
+:meth:`BehaviorLearner.update_tensors`), with three adaptations that keep it capturable:
 
 * the batch is copied into static input tensors before each replay;
-* η enters as a device tensor set before each replay, and its term is added even when η = 0;
+* η, a device tensor on both paths, is a static tensor here, filled before each replay;
 * the optimisers keep their step counts on the device (Adam ``capturable``), and the slow critic is
   refreshed on the host before the replay.
 
@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import torch
 
-from diswm.agents.behavior import ActorCritic
-from diswm.agents.world_model import WorldModelLearner
+from diswm.training.learners import BehaviorLearner, WorldModelLearner
 
 
 class GraphedUpdate:
-    def __init__(self, learner: WorldModelLearner, behavior: ActorCritic, warmup: int = 3):
+    def __init__(self, learner: WorldModelLearner, behavior: BehaviorLearner, warmup: int = 3):
         model = learner.model
         device = next(model.parameters()).device
         if device.type != "cuda":
@@ -43,14 +42,14 @@ class GraphedUpdate:
         self._outputs: dict[str, torch.Tensor] = {}
 
     def _update(self, batch: dict[str, torch.Tensor], eta: torch.Tensor) -> dict[str, torch.Tensor]:
-        world, post = self.learner.update_tensors(batch, step=0, eta_weight=eta)
+        world, post = self.learner.update_tensors(batch, eta)
         behaviour = self.behavior.update_tensors(self.learner.model.rssm, self.learner.model.reward, post)
         return {k: v for k, v in (world | behaviour).items() if torch.is_tensor(v)}
 
-    def __call__(self, batch: dict[str, torch.Tensor], step: int, initial_step: int = 0) -> dict[str, float]:
-        """One update on ``batch`` at agent step ``step``; returns the metrics, as the eager updates do."""
-        weight = self.learner.model.distill_weight(step, initial_step)
-        self.behavior.refresh_slow_critic()
+    def __call__(self, batch: dict[str, torch.Tensor], eta: float) -> dict[str, float]:
+        """One update on ``batch`` with distillation weight ``eta``; returns the metrics, as the eager updates do."""
+        weight = eta
+        self.behavior.behavior.refresh_slow_critic()
         if self.graph is None and self.eager_updates < self.warmup:
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from diswm.atomic import atomic_writer
+from diswm.data import EpisodeReplay
 from diswm.models import RSSM
+from diswm.models.images import image_tensor
 
 
 @torch.no_grad()
@@ -43,3 +45,18 @@ def save_png(path: Path | str, grid: np.ndarray) -> None:
 
     with atomic_writer(path) as handle:
         iio.imwrite(handle, grid, extension=".png")
+
+
+def save_prediction(folder: Path, model, replay: EpisodeReplay) -> None:
+    """``folder/openl.png``: the video model's open-loop prediction of up to 4 sequences drawn from a fixed
+    stream (the training RNGs are left untouched); pretraining calls it after each checkpoint."""
+    length = min(model.config.length, min(len(replay.episode(i)["image"]) for i in range(len(replay))))
+    images = replay.sample(min(4, len(replay)), length, np.random.default_rng(0), keys=["image"])["image"]
+    torch_state = torch.get_rng_state()
+    device = next(model.parameters()).device
+    try:
+        images = image_tensor(torch.as_tensor(images, device=device))
+        grid = open_loop_strip(model.embed, model.rssm, model.decoder, images, None, sample=False)
+    finally:
+        torch.set_rng_state(torch_state)
+    save_png(Path(folder) / "openl.png", grid)
