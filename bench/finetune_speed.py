@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the step functions")
     parser.add_argument("--cuda-graph", action="store_true", help="replay each update as one CUDA graph")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="the updates' arithmetic")
+    parser.add_argument("--memory-fraction", type=float, default=None,
+                        help="bound this process's share of the GPU memory (packed runs: bench.packed_runs)")
+    parser.add_argument("--out", type=Path, default=None, help="result file (default bench/results/...)")
     args = parser.parse_args(argv)
+    if args.memory_fraction is not None and args.device == "cuda":
+        torch.cuda.set_per_process_memory_fraction(args.memory_fraction)
     # the no_distill run at this scale (the β-VAE world model without a teacher to load), timed on short episodes
     base = finetune_config(scale=args.scale, method="no_distill", task=args.task, source="finger_spin")
     prefill = base.batch_size * base.length  # agent steps: enough frames for the first batch
@@ -45,7 +51,8 @@ def main(argv: list[str] | None = None) -> Path:
         config = replace_settings(base, {
             "env": {"time_limit": 200}, "out_dir": out, "env_steps": 2 * prefill + args.warm_steps + args.env_steps,
             "prefill": prefill, "pretrain_updates": 1, "eval_every": 10**9, "eval_episodes": 1,
-            "checkpoint_every": 10**9, "device": args.device, "compile": args.compile, "cuda_graph": args.cuda_graph})
+            "checkpoint_every": 10**9, "device": args.device, "compile": args.compile, "cuda_graph": args.cuda_graph,
+            "precision": args.precision})
         schedule = config
         finetuner = Finetuner(config)
         try:
@@ -56,12 +63,14 @@ def main(argv: list[str] | None = None) -> Path:
     start = next(i for i, (steps, _) in enumerate(times) if steps >= 2 * prefill + args.warm_steps)
     (steps0, t0), (steps1, t1) = times[start], times[-1]
     rate = (steps1 - steps0) / (t1 - t0)
-    suffix = ("" if args.device == "cpu" else f"_{args.device}") + ("_graph" if args.cuda_graph else "")
-    path = RESULTS / f"finetune_speed_{args.scale}{suffix}.json"
+    suffix = ("" if args.device == "cpu" else f"_{args.device}") + ("_graph" if args.cuda_graph else "") \
+        + ("" if args.precision == "fp32" else f"_{args.precision}")
+    path = args.out or RESULTS / f"finetune_speed_{args.scale}{suffix}.json"
     write_json(path, {
         "benchmark": "finetune_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale, "task": args.task, "train_every": schedule.train_every,
         "batch": [schedule.batch_size, schedule.length], "compile": args.compile, "cuda_graph": args.cuda_graph,
+        "precision": args.precision, "memory_fraction": args.memory_fraction,
         "measured_env_steps": steps1 - steps0, "after_env_steps": steps0,
         "env_steps_per_s": rate,
         "updates": result["updates"],

@@ -157,11 +157,10 @@ def _small_finetunes(monkeypatch):
                       "env_steps=400", "time_limit=20", "prefill=10", "eval_every=200"])])
 
 
-@pytest.mark.slow
-def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(tmp_path, monkeypatch):
-    """Two finetune cells (seeds 0 and 1) as Ray tasks on a local two-CPU instance: both finish with their own
-    Sacred record, and each waited for the other before training (tests/experiments/ray_rendezvous.py), so they
-    ran side by side; no wall-clock comparison."""
+def _two_cells_side_by_side_on_ray(tmp_path, monkeypatch, ray_resources: dict, **launcher_options):
+    """Two finetune cells (seeds 0 and 1) as Ray tasks on a local instance with ``ray_resources``; each waits for
+    the other before training (tests/experiments/ray_rendezvous.py), so both finish only if Ray ran them side by
+    side. Returns their records."""
     import os
 
     import ray
@@ -177,11 +176,11 @@ def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(t
     root = Path(__file__).resolve().parents[2]
     env_vars = {"DISWM_HOME": str(tmp_path), "RENDEZVOUS_DIR": str(rendezvous), "RENDEZVOUS_COUNT": "2",
                 "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(include_dashboard=False, log_to_driver=False, **ray_resources,
              runtime_env={"env_vars": env_vars,
                           "worker_process_setup_hook": "tests.experiments.ray_rendezvous.install"})
     try:
-        run_item(item, "smoke", 2, tmp_path / "runs", "ray")
+        run_item(item, "smoke", 2, tmp_path / "runs", "ray", **launcher_options)
     finally:
         ray.shutdown()
     records = finetune_records(tmp_path / "runs")
@@ -190,6 +189,24 @@ def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(t
     assert len(list(rendezvous.iterdir())) == 2  # both runs reached the rendezvous, in two processes
     # a rerun finds both cells finished and launches nothing
     assert plan(item, "smoke", 2, tmp_path / "runs") == []
+    return records
+
+
+@pytest.mark.slow
+def test_ray_launcher_runs_two_smoke_cells_in_parallel_on_a_local_ray_instance(tmp_path, monkeypatch):
+    """Two cells on a local two-CPU instance: both finish with their own Sacred record, side by side."""
+    records = _two_cells_side_by_side_on_ray(tmp_path, monkeypatch, {"num_cpus": 2})
+    assert all("gpu_memory_fraction" not in r["info"] for r in records)
+
+
+@pytest.mark.slow
+def test_runs_per_gpu_packs_two_runs_on_one_gpu_with_half_its_memory_each(tmp_path, monkeypatch, capsys):
+    """--runs-per-gpu 2 on a local instance with one (logical) GPU: each run asks Ray for half of it, so both
+    start side by side on the one device, and each records that its memory was bounded to half (not applied
+    here: the CPU machine's runs train on the CPU)."""
+    records = _two_cells_side_by_side_on_ray(tmp_path, monkeypatch, {"num_cpus": 2, "num_gpus": 1}, runs_per_gpu=2)
+    assert all(r["info"]["gpu_memory_fraction"] == {"fraction": 0.5, "applied": False} for r in records)
+    assert capsys.readouterr().out.count("ray task (0.5 GPU): diswm finetune") == 2
 
 
 def test_plan_runs_shared_stages_once_before_the_cells(tmp_path):
@@ -239,6 +256,8 @@ def test_reproduce_rejects_unknown_methods_and_address_without_ray():
     (["fig4", "--only", "nonsense"], "--only: ['nonsense'] not in fig4"),
     (["fig4", "--only", "finger_spin:reacher_esay"], "its SOURCE:TARGET pairs are"),
     (["fig7", "--methods", "dreamerv2"], "--methods: ['dreamerv2'] not in fig7"),
+    (["fig4", "--only", "finger_spin:reacher_easy", "--runs-per-gpu", "2"], "--runs-per-gpu needs --launcher ray"),
+    (["fig4", "--launcher", "ray", "--runs-per-gpu", "0"], "--runs-per-gpu: 0 is not >= 1"),
     (["fig4", "--only", "reacher_easy:pusher", "--methods", "diswm", "--aggregate-only"], None),
 ])
 def test_reproduce_refuses_bad_selections_and_writes_nothing(argv, said, tmp_path, monkeypatch, capsys):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diswm.models import noise
+
 
 def kaiming_init(module: nn.Module) -> None:
     """Kaiming-normal weights and zero biases for ``Linear`` and ``Conv2d`` layers only, as the released
@@ -64,7 +66,7 @@ class BetaVAEEncoder(nn.Module):
         flat = flat.contiguous(memory_format=torch.channels_last)
         stats = self.head(self.convs(flat).flatten(1))
         mean, logvar = stats.chunk(2, dim=-1)
-        sample = mean + torch.exp(logvar / 2) * torch.randn_like(mean)
+        sample = mean + torch.exp(logvar / 2) * noise.randn_like(mean)
         return tuple(t.reshape(*lead, self.z_dim) for t in (mean, logvar, sample))
 
 

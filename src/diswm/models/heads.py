@@ -9,6 +9,8 @@ import torch
 from torch import distributions as td
 from torch import nn
 
+from diswm.models import noise
+
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -54,6 +56,8 @@ class TruncatedNormal(td.Distribution):
 
     def __init__(self, loc: torch.Tensor, scale: torch.Tensor, low: float = -1.0, high: float = 1.0,
                  clip: float = 1e-6):
+        # at least fp32 whatever the actor's arithmetic (bf16 autocast has no ndtri): the distribution's own math
+        loc, scale = (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t for t in (loc, scale))
         self.loc, self.scale = torch.broadcast_tensors(loc, scale)
         self.low, self.high, self.clip = low, high, clip
         self._alpha = (low - self.loc) / self.scale
@@ -72,7 +76,7 @@ class TruncatedNormal(td.Distribution):
 
     def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
         shape = self._extended_shape(sample_shape)
-        uniform = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        uniform = noise.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
         tiny = torch.finfo(self.loc.dtype).eps
         prob = (self._cdf_alpha + uniform * self._mass).clamp(tiny, 1 - tiny)
         event = self.loc + self.scale * torch.special.ndtri(prob)

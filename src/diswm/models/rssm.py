@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from diswm.models import noise
 from diswm.scales import NETS
 
 State = dict[str, torch.Tensor]
@@ -91,7 +92,7 @@ class RSSM(nn.Module):
     def _stats(self, layer: nn.Linear, x: torch.Tensor, sample: bool) -> State:
         mean, std = layer(x).chunk(2, -1)
         std = 2 * torch.sigmoid(std / 2) + self.config.min_std  # "sigmoid2"
-        stoch = mean + std * torch.randn_like(mean) if sample else mean
+        stoch = mean + std * noise.randn_like(mean) if sample else mean
         return {"mean": mean, "std": std, "stoch": stoch}
 
     def img_step(self, state: State, action: torch.Tensor | None, sample: bool = True) -> State:

@@ -42,8 +42,9 @@ from diswm.envs import EnvSpec, make_env_from_spec
 from diswm.models import RSSM, count_parameters
 from diswm.models.images import image_tensor
 from diswm.scales import FINETUNE
+from diswm.training.evaluate import POLICY_ACTIONS, evaluate_episodes
 from diswm.training.graphed import GraphedUpdate
-from diswm.training.learners import BehaviorLearner, WorldModelLearner
+from diswm.training.learners import PRECISIONS, BehaviorLearner, WorldModelLearner
 
 _PAPER = FINETUNE["paper"]
 
@@ -55,7 +56,6 @@ STEP_UNITS = ("control", "logged")
 #: how a policy turns the actor's distribution into an action: ``sample`` (exploring), ``mode`` (DreamerV2's
 #: evaluation: the truncated normal's mode is its location clipped to [-1, 1]) or ``mean`` (the truncated
 #: normal's mean; for the untruncated ``normal`` actor mean = mode, the official code's evaluation)
-POLICY_ACTIONS = ("sample", "mode", "mean")
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
@@ -80,6 +80,11 @@ class FinetuneConfig:
     eval_every: int = _PAPER.eval_every  # in step_unit
     eval_episodes: int = _PAPER.eval_episodes
     eval_action: str = "mode"  # mode (DreamerV2) | mean | sample, see POLICY_ACTIONS
+    # evaluation episodes run side by side, one batched policy call per step (None: all of one evaluation);
+    # each episode's noise is its own (diswm.training.evaluate), so the number changes speed, not episodes
+    eval_batch: int | None = None
+    # the updates' arithmetic: fp32 (default) | bf16 (autocast; opt-in, see diswm.training.learners.autocast)
+    precision: str = "fp32"
     checkpoint_every: int = _PAPER.checkpoint_every  # in step_unit (checkpoints land on episode boundaries)
     seed: int = 0
     device: str = "cpu"
@@ -95,6 +100,10 @@ class FinetuneConfig:
             raise ValueError(f"step_unit={self.step_unit!r}; expected one of {STEP_UNITS}")
         if self.eval_action not in POLICY_ACTIONS:
             raise ValueError(f"eval_action={self.eval_action!r}; expected one of {POLICY_ACTIONS}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}; expected one of {PRECISIONS}")
+        if self.eval_batch is not None and not 1 <= self.eval_batch <= self.eval_episodes:
+            raise ValueError(f"eval_batch={self.eval_batch}; expected None or 1..eval_episodes ({self.eval_episodes})")
         if self.world_model.distill and not self.teacher_path:
             raise ValueError("world_model.distill needs teacher_path (a pretrained encoder.pt)")
         for name in ("env_steps", "train_every", "batch_size", "eval_every", "eval_episodes", "checkpoint_every"):
@@ -255,7 +264,7 @@ class Finetuner:
         torch.manual_seed(c.seed)
         self.generator = np.random.default_rng(c.seed)
         self.train_env = make_env_from_spec(c.env)
-        self.eval_env = make_env_from_spec(c.env)
+        self.eval_envs = [make_env_from_spec(c.env) for _ in range(c.eval_batch or c.eval_episodes)]
         num_actions = self.train_env.action_space.shape[0]
         if c.world_model.rssm.num_actions < num_actions:
             raise ValueError(f"world_model.rssm.num_actions={c.world_model.rssm.num_actions}, but {c.env.task} "
@@ -266,9 +275,9 @@ class Finetuner:
         if c.init_from is not None:
             load_pretrained(self.model, Path(c.init_from))
         self.model.to(self.device)
-        self.learner = WorldModelLearner(self.model, capturable=c.cuda_graph)
+        self.learner = WorldModelLearner(self.model, capturable=c.cuda_graph, precision=c.precision)
         self.behavior = ActorCritic(c.behavior, self.model.rssm.feat_size, num_actions, self.device)
-        self.behavior_learner = BehaviorLearner(self.behavior, capturable=c.cuda_graph)
+        self.behavior_learner = BehaviorLearner(self.behavior, capturable=c.cuda_graph, precision=c.precision)
         if c.compile:
             for rssm in (self.model.rssm, self.model.rssm_af):
                 if rssm is not None:
@@ -347,16 +356,14 @@ class Finetuner:
 
     def evaluate(self) -> dict[str, Any]:
         p, c = self.progress, self.config
-        policy = AgentPolicy(self.model, self.behavior, self.device, action=c.eval_action)
-        colour_set = self.eval_env.evaluation_set(c.colour_set(self.steps))
-        returns, successes = [], []
+        colour_set = self.eval_envs[0].evaluation_set(c.colour_set(self.steps))
+        seeds = [episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM) for i in range(c.eval_episodes)]
         started = time.perf_counter()
-        for i in range(c.eval_episodes):
-            seed = episode_seed(c.seed, p.evaluations * c.eval_episodes + i, EVAL_STREAM)
-            episode = rollout(self.eval_env, policy, seed=seed, colour_set=colour_set)
-            returns.append(float(episode["reward"].sum()))
-            if "success" in episode:  # success at any step counts for the episode (DrawerWorld)
-                successes.append(bool(episode["success"].any()))
+        episodes = evaluate_episodes(self.eval_envs, self.model, self.behavior, self.device, seeds=seeds,
+                                     colour_set=colour_set, action=c.eval_action, batch=len(self.eval_envs))
+        returns = [episode["return"] for episode in episodes]
+        # success at any step counts for the episode (DrawerWorld)
+        successes = [episode["success"] for episode in episodes if episode["success"] is not None]
         p.evaluations += 1
         record = {"env_steps": p.env_steps, "agent_steps": p.agent_steps, "updates": p.updates,
                   "colour_set": colour_set, "returns": returns, "return_mean": float(np.mean(returns))}
@@ -449,4 +456,5 @@ class Finetuner:
 
     def close(self) -> None:
         self.train_env.close()
-        self.eval_env.close()
+        for env in self.eval_envs:
+            env.close()

@@ -178,12 +178,32 @@ def run_command_line(experiment: Experiment, argv: list[str]) -> int:
     return 0 if run is not None and run.status == "COMPLETED" else 1
 
 
+#: set by ``reproduce --launcher ray --runs-per-gpu K`` in each stage's worker: the fraction of the GPU's memory
+#: the stage may use (``torch.cuda.set_per_process_memory_fraction``), recorded in its run's info
+GPU_MEMORY_ENV = "DISWM_GPU_MEMORY_FRACTION"
+
+
+def bound_gpu_memory(run, device: str) -> None:
+    """Bound this process's share of the GPU's memory to ``$DISWM_GPU_MEMORY_FRACTION`` (when set) and record
+    it as ``gpu_memory_fraction`` in the run's info (``applied``: whether the stage runs on a GPU)."""
+    value = os.environ.get(GPU_MEMORY_ENV)
+    if not value:
+        return
+    fraction = float(value)
+    applied = str(device).startswith("cuda")
+    if applied:
+        import torch
+
+        torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
+    run.info["gpu_memory_fraction"] = {"fraction": fraction, "applied": applied}
+
+
 #: errors that name a bad input (a value, a file): shown as one line, without the traceback (``-d`` shows it)
 INPUT_ERRORS = (ValueError, FileNotFoundError, FolderLockedError)
 
 
 #: config keys that say where and how a run executes, not what it computes
-EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph"})
+EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph", "eval_batch"})
 #: what does not change a run's result: how it ran and where it read and wrote (paths differ between homes)
 NOT_IDENTITY = EXECUTION_KEYS | LOCATION_KEYS
 

@@ -30,6 +30,7 @@ from diswm.paths import finetune_base_folder, settings_folder, teacher_encoder, 
 from diswm.scales import SCALE_NAMES, check_scale
 from diswm.training.finetune import FinetuneConfig, Finetuner
 from diswm_app.experiments.common import (
+    bound_gpu_memory,
     check_at_least,
     check_choice,
     default_device,
@@ -80,6 +81,8 @@ def config():
     eval_every = _settings["eval_every"]  # steps (step_unit) between evaluations
     eval_episodes = _settings["eval_episodes"]  # episodes per evaluation
     eval_action = _settings["eval_action"]  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
+    eval_batch = _settings["eval_batch"]  # evaluation episodes side by side (None: all; speed only)
+    precision = _settings["precision"]  # the updates' arithmetic: fp32 | bf16 (autocast, opt-in)
     checkpoint_every = _settings["checkpoint_every"]  # steps (step_unit) between checkpoints
     compile = _settings["compile"]  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
     cuda_graph = _settings["cuda_graph"]  # replay each update as one CUDA graph (not for APV's stack)
@@ -149,6 +152,7 @@ def main(_run, _config, out_dir, teacher_path, init_from):
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
         raise FileNotFoundError(f"no pretrained video model in {init_from}; run `diswm pretrain with conv ...` first")
     settings = settings_of(dict(_config))
+    bound_gpu_memory(_run, _config["device"])
     _run.info.update(provenance())
     if teacher_path:
         _run.info["teacher"] = {"path": teacher_path, "sha256": file_sha256(teacher_path)}

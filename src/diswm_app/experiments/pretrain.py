@@ -33,6 +33,7 @@ from diswm.scales import PRETRAIN, SCALE_NAMES, check_scale
 from diswm.training.pretrain import pretrain
 from diswm_app.experiments.collect import SOURCE_TASKS
 from diswm_app.experiments.common import (
+    bound_gpu_memory,
     check_at_least,
     check_choice,
     default_device,
@@ -121,6 +122,7 @@ def main(_run, _config, task, scale, videos, video_seed, colour_schedule, data_d
         raise ValueError(f"num_actions={_config['num_actions']}, but the videos in {data_dir} have "
                          f"{dataset['action_dim']}-d actions")
     settings = from_dict(PretrainConfig, {**_config, "dataset_sha256": file_sha256(manifest)})
+    bound_gpu_memory(_run, _config["device"])
     _run.info.update(provenance())
     _run.info["videos"] = {"kind": videos, "manifest": str(manifest), "sha256": file_sha256(manifest),
                            "provenance": manifest_provenance(dataset)}

@@ -36,7 +36,7 @@ from diswm.paths import VIDEO_KINDS, outputs_home
 from diswm.records import checkpoint_curves, finetune_records
 from diswm.scales import SCALE_NAMES
 from diswm_app import SOURCE_ROOT
-from diswm_app.experiments.common import identity, resolve_config
+from diswm_app.experiments.common import GPU_MEMORY_ENV, identity, resolve_config
 from diswm_app.experiments.paper import ITEMS, Cell, PaperItem
 
 
@@ -128,9 +128,21 @@ def launch_local(levels: list[list[Stage]], label: str) -> None:
             _check([((stage, argv), run_stage(stage, argv))])
 
 
+def run_stage_on_share(stage: str, argv: list[str], memory_fraction: float | None) -> int:
+    """:func:`run_stage` in a Ray worker that holds ``memory_fraction`` of a GPU: the stage bounds its device
+    memory to it and records it (:data:`~diswm_app.experiments.common.GPU_MEMORY_ENV`)."""
+    if memory_fraction is None:
+        os.environ.pop(GPU_MEMORY_ENV, None)
+    else:
+        os.environ[GPU_MEMORY_ENV] = f"{memory_fraction:g}"
+    return run_stage(stage, argv)
+
+
 def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None,
-               init_options: dict[str, Any] | None = None) -> None:
-    """Each level's stages as parallel Ray tasks; a level starts when the one before has finished."""
+               init_options: dict[str, Any] | None = None, runs_per_gpu: int = 1) -> None:
+    """Each level's stages as parallel Ray tasks; a level starts when the one before has finished. On a
+    cluster with GPUs each stage asks for ``1 / runs_per_gpu`` of one (Ray's fractional GPUs), so that many
+    share a device, each bounded to that fraction of its memory."""
     try:
         import ray
     except ImportError as error:  # the `ray` extra; environment.lock has it
@@ -142,12 +154,14 @@ def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None
     if started:
         ray.init(address=address, runtime_env={"env_vars": env_vars}, **(init_options or {}))
     try:
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus, max_retries=0)(run_stage)
+        gpus = 1 / runs_per_gpu if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        task = ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus, max_retries=0)(run_stage_on_share)
+        share = f" ({gpus:g} GPU)" if gpus else ""
         for level in levels:
             for stage, argv in level:
-                print(f"[reproduce] {label}: ray task: diswm {stage} {' '.join(argv)}", flush=True)
-            codes = ray.get([task.remote(stage, argv) for stage, argv in level])
+                print(f"[reproduce] {label}: ray task{share}: diswm {stage} {' '.join(argv)}", flush=True)
+            codes = ray.get([task.remote(stage, argv, gpus if runs_per_gpu > 1 and gpus else None)
+                             for stage, argv in level])
             _check(list(zip(level, codes, strict=True)))
     finally:
         if started:
@@ -266,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launcher", default="local", choices=sorted(LAUNCHERS),
                         help="local: one stage after another; ray: each level's stages as parallel Ray tasks")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance)")
+    parser.add_argument("--runs-per-gpu", type=positive_int, default=1,
+                        help="with --launcher ray on GPUs: runs sharing one GPU (each asks Ray for 1/K of it and "
+                             "bounds its memory to that fraction)")
     parser.add_argument("--only", nargs="*", default=None, help="cells to run, as SOURCE:TARGET (default: all)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: every method)")
     parser.add_argument("--videos", default=VIDEO_KINDS[0], choices=VIDEO_KINDS,
@@ -297,9 +314,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[reproduce] {item.name}: would run: diswm {stage} {' '.join(argv)}")
         return 0
     if not args.aggregate_only:
-        options = {"address": args.address} if args.launcher == "ray" else {}
+        options = {"address": args.address, "runs_per_gpu": args.runs_per_gpu} if args.launcher == "ray" else {}
         if args.address and args.launcher != "ray":
             parser.error("--address needs --launcher ray")
+        if args.runs_per_gpu > 1 and args.launcher != "ray":
+            parser.error("--runs-per-gpu needs --launcher ray")
         run_item(item, args.scale, args.seeds, runs_dir, args.launcher, args.videos, **options)
     # the table always has every cell of the item (those not run yet say so): a run of a subset never
     # rewrites it with fewer rows

@@ -62,6 +62,7 @@ from diswm.scales import SCALE_NAMES, SOURCE_AGENT, check_scale
 from diswm.training.finetune import TRAIN_STREAM, FinetuneConfig, Finetuner
 from diswm_app.experiments.collect import SOURCE_TASKS
 from diswm_app.experiments.common import (
+    bound_gpu_memory,
     check_at_least,
     check_choice,
     default_device,
@@ -107,6 +108,8 @@ def config():
     eval_every = _settings["eval_every"]  # logged steps (action_repeat x agent steps) between evaluations
     eval_episodes = _settings["eval_episodes"]  # episodes per evaluation (not stored in the videos)
     eval_action = _settings["eval_action"]  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
+    eval_batch = _settings["eval_batch"]  # evaluation episodes side by side (None: all; speed only)
+    precision = _settings["precision"]  # the updates' arithmetic: fp32 | bf16 (autocast, opt-in)
     checkpoint_every = _settings["checkpoint_every"]  # logged steps between checkpoints
     compile = _settings["compile"]  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
     cuda_graph = _settings["cuda_graph"]  # replay each update as one CUDA graph
@@ -249,6 +252,7 @@ def summary(manifest: dict[str, Any], dataset_dir: Path, newly_run: bool) -> dic
 def main(_run, _config, task, seed, frames, target_return, colour_schedule, stop_after_episodes, out_dir,
          dataset_dir):
     settings = agent_settings(dict(_config))
+    bound_gpu_memory(_run, _config["device"])
     identity = identity_of(settings, task, seed, frames, target_return)
     with folder_lock(out_dir):  # a second process on this agent stops here, naming the first
         dataset = Path(dataset_dir)

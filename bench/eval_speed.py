@@ -1,0 +1,75 @@
+"""Evaluation time: the episodes of one evaluation one at a time against side by side (one batched policy call
+per step), with the same seeds, on this machine. Writes bench/results/eval_speed_<device>.json.
+
+    python -m bench.eval_speed --scale cpu --episodes 5 --time-limit 200 [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diswm.agents import ActorCritic, WorldModel
+from diswm.atomic import write_json
+from diswm.configs import finetune_config, replace_settings
+from diswm.envs import make_env_from_spec
+from diswm.scales import SCALE_NAMES
+from diswm.training.evaluate import evaluate_episodes
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="cpu", choices=SCALE_NAMES, help="network sizes")
+    parser.add_argument("--task", default="reacher_easy")
+    parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--time-limit", type=int, default=200, help="control steps per episode (None: 1000)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    settings = finetune_config(scale=args.scale, method="no_distill", task=args.task, source="finger_spin")
+    settings = replace_settings(settings, {"env": {"time_limit": args.time_limit}})
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    model = WorldModel(settings.world_model).to(device)
+    behavior = ActorCritic(settings.behavior, model.rssm.feat_size, settings.world_model.rssm.num_actions, device)
+    envs = [make_env_from_spec(settings.env) for _ in range(args.episodes)]
+    seeds = list(range(args.episodes))
+    seconds = {}
+    returns = {}
+    try:
+        for name, batch in (("sequential", 1), ("batched", args.episodes)):
+            evaluate_episodes(envs, model, behavior, device, seeds=seeds[:1], colour_set="train", action="mode")
+            start = time.perf_counter()
+            episodes = evaluate_episodes(envs, model, behavior, device, seeds=seeds, colour_set="train",
+                                         action="mode", batch=batch)
+            seconds[name] = time.perf_counter() - start
+            returns[name] = [e["return"] for e in episodes]
+    finally:
+        for env in envs:
+            env.close()
+    suffix = "" if device.type == "cpu" else f"_{device.type}"
+    path = RESULTS / f"eval_speed_{args.scale}{suffix}.json"
+    write_json(path, {
+        "benchmark": "eval_speed", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": args.scale, "task": args.task, "episodes": args.episodes, "time_limit": args.time_limit,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "seconds_sequential": seconds["sequential"], "seconds_batched": seconds["batched"],
+        "speedup": seconds["sequential"] / seconds["batched"],
+        "max_return_difference": float(np.max(np.abs(np.subtract(returns["batched"], returns["sequential"])))),
+    })
+    print(f"{args.episodes} episodes of {args.time_limit} control steps: sequential {seconds['sequential']:.1f} s, "
+          f"batched {seconds['batched']:.1f} s ({seconds['sequential'] / seconds['batched']:.2f}x) -> {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
