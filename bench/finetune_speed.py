@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> Path:
         "env_steps_per_s": rate,
         "updates": result["updates"],
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        # what one run holds on the GPU: how many fit on one device (--runs-per-gpu)
+        "max_memory_allocated_gb": torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None,
         "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor(),
     })
     print(f"{args.scale}: {rate:.1f} env steps/s (train every {schedule.train_every} agent steps) -> {path}")
