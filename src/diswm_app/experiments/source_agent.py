@@ -5,8 +5,8 @@ prefill to the end of training, become the video dataset that ``diswm pretrain``
     diswm source_agent with finger_spin smoke      # = python -m diswm_app.experiments.source_agent with ...
     diswm source_agent with cheetah_run paper target_return=800
 
-The agent is :class:`diswm.training.finetune.Finetuner` with the ``dreamerv2`` values of
-``experiments.finetune.METHODS`` and the finetune run's settings at the same scale, trained with
+The agent is :class:`diswm.training.finetune.Finetuner` with the settings of
+:func:`diswm.configs.source_agent_config` (the ``dreamerv2`` finetune run at the same scale), trained with
 ``colour_schedule="switch"`` (train colours for the first half of the budget, test colours after), as the
 released runs with ``--color_distractor True``. Checkpoints and replay go to
 ``checkpoints/source_agent/<scale>/<task>/seed_<seed>/`` (``latest.pt``, ``train_eps/``).
