@@ -95,3 +95,36 @@ def test_make_figures_on_a_fresh_clone_draws_the_shipped_results(tmp_path, monke
                  "figJ_tsne_smoke", "fig_disentanglement_smoke"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= built, stem
     assert "video_prediction_smoke_finger_spin.mp4" in built
+
+
+def test_a_sweep_run_appears_only_in_the_panel_of_its_own_setting(tmp_path):
+    """Fig. 7's η and β sweeps share a pair, a method and seeds with the default run: each run gives its own
+    curve, and a run that changed β stays out of the η panel and of the method panels (it once overwrote the
+    default run's points there). A resumed run's records still merge into one curve."""
+    import json
+
+    from diswm_app.paper_figures.runs import grouped_curves
+
+    def record(run_id, folder, differences, points, eta=0.1, beta=0.015):
+        path = tmp_path / "runs" / "finetune" / str(run_id)
+        path.mkdir(parents=True)
+        config = {"method": "diswm", "scale": "smoke", "source": "cheetah_run", "task": "walker_walk", "seed": 0,
+                  "out_dir": folder, "world_model": {"eta_max": eta, "beta": beta}}
+        (path / "config.json").write_text(json.dumps(config))
+        (path / "run.json").write_text(json.dumps({"status": "COMPLETED"}))
+        steps, values = zip(*points, strict=True)
+        (path / "metrics.json").write_text(json.dumps({"eval_return": {"steps": steps, "values": values}}))
+        (path / "info.json").write_text(json.dumps({"settings_differences": differences, "out_dir": folder}))
+
+    record(1, "/d/seed_0", {}, [(100, 1.0)])
+    record(2, "/d/seed_0", {}, [(200, 2.0)])  # the same run, resumed
+    record(3, "/d/seed_0-aa", {"world_model.eta_max": [0.1, 0.01]}, [(100, 5.0), (200, 6.0)], eta=0.01)
+    record(4, "/d/seed_0-bb", {"world_model.beta": [0.015, 0.15]}, [(100, 9.0), (200, 9.5)], beta=0.15)
+    record(5, "/d/seed_0-cc", {"env_steps": [400, 200]}, [(100, 3.0)])  # a budget is not a sweep
+    where = {"source": "cheetah_run", "task": "walker_walk", "method": "diswm"}
+    eta = grouped_curves(tmp_path / "runs", "smoke", where, "eta_max")
+    assert sorted(eta[0.1]) == [[(100, 1.0), (200, 2.0)], [(100, 3.0)]] and eta[0.01] == [[(100, 5.0), (200, 6.0)]]
+    beta = grouped_curves(tmp_path / "runs", "smoke", where, "beta")
+    assert beta[0.15] == [[(100, 9.0), (200, 9.5)]] and len(beta[0.015]) == 2
+    methods = grouped_curves(tmp_path / "runs", "smoke", where, "method")
+    assert sorted(methods["diswm"]) == [[(100, 1.0), (200, 2.0)], [(100, 3.0)]]
