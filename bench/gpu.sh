@@ -16,7 +16,7 @@ for flags in "" "--compile" "--compile --tf32" "--cuda-graph" "--cuda-graph --co
 done
 $PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50xL50_compiled.txt" > /dev/null
 timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph
-# issue 18: evaluation side by side against one at a time (10 paper episodes of 1000 control steps), bf16 against
+# evaluation side by side against one at a time (10 paper episodes of 1000 control steps), bf16 against
 # fp32 (agreement over 300 updates; the loop's speed with bf16), and 1, 2, 4, 8 loops packed on the one GPU
 timeout 300 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 1000 --device cuda
 timeout 300 $PY -m bench.precision_check --scale paper --batch 50 --length 50 --updates 300 --device cuda
