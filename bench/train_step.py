@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> Path:
         "parameters": {
             "world_model_without_teacher": count_parameters(model) - count_parameters(model.teacher),
             "teacher": count_parameters(model.teacher),
-            "actor": count_parameters(behavior.actor), "critic": count_parameters(behavior.critic),
+            "actor": count_parameters(behavior.behavior.actor), "critic": count_parameters(behavior.behavior.critic),
         },
     }
     tag = "cuda" if device.type == "cuda" else "cpu"
