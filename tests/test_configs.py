@@ -9,13 +9,13 @@ import pytest
 from diswm.agents.behavior import BehaviorConfig
 from diswm.agents.video_model import PretrainConfig
 from diswm.agents.world_model import WorldModelConfig
+from diswm.config_io import dataclass_from_dict
 from diswm.configs import (
     METHODS,
     as_dict,
     collect_config,
     evaluate_config,
     finetune_config,
-    from_dict,
     leaf_paths,
     method_root,
     pretrain_config,
@@ -28,6 +28,7 @@ from diswm.records import flat_config
 from diswm.scales import COLLECT, EVALUATE, FINETUNE, NETS, PRETRAIN, SCALE_NAMES, SOURCE_AGENT
 from diswm.training.finetune import FinetuneConfig
 from diswm_app.experiments import collect, evaluate, finetune, pretrain, source_agent
+from diswm_app.experiments.common import stage_settings
 
 #: where a run's inputs and outputs are: set by the experiment, not by the builder
 LOCATIONS = {"out_dir", "teacher_path", "init_from", "data_dir", "dataset_sha256", "policy_sha256", "progress"}
@@ -65,7 +66,7 @@ def test_finetune_config_is_the_builders_for_every_method_and_scale(scale, metho
         assert_sections_equal(config, built)
         assert_scale_rows(config, FINETUNE[scale], NETS[scale])
         assert set(config) == {f.name for f in fields(FinetuneConfig)} | set(finetune.TOP_LEVEL)
-        back = from_dict(FinetuneConfig, {**config, "out_dir": "", "teacher_path": None, "init_from": None})
+        back = dataclass_from_dict(FinetuneConfig, {**config, "out_dir": "", "teacher_path": None, "init_from": None})
         assert back == built  # and back, with one helper
 
 
@@ -74,7 +75,7 @@ def test_the_other_stages_configs_are_their_builders(scale):
     config = sacred(source_agent.ex, "finger_spin", scale)
     built = source_agent_config(scale=scale, task="finger_spin", device=config["device"])
     assert_sections_equal(config, built, skip={"env_steps", "step_unit"})  # the budget is `frames`
-    assert source_agent.agent_settings(config) == from_dict(FinetuneConfig, {**as_dict(built), "out_dir":
+    assert source_agent.agent_settings(config) == dataclass_from_dict(FinetuneConfig, {**as_dict(built), "out_dir":
                                                                               config["out_dir"]})
     assert_scale_rows(config, SOURCE_AGENT[scale], NETS[scale])
     for image_model in ("beta_vae", "conv"):
@@ -128,7 +129,7 @@ def test_a_bare_leaf_name_sets_every_entry_of_that_name_and_top_level_keys_keep_
     assert nested["world_model"]["eta_max"] == 0.05 and nested["out_dir"] == \
         sacred(finetune.ex, "diswm", "smoke", eta_max=0.05)["out_dir"]  # both spellings: one run, one folder
     with pytest.raises(ValueError, match="set task= and seed="):
-        finetune.settings_of(sacred(finetune.ex, "diswm", "smoke", env={"task": "walker_walk"}))
+        stage_settings(FinetuneConfig, sacred(finetune.ex, "diswm", "smoke", env={"task": "walker_walk"}))
 
 
 def test_a_changed_z_dim_reaches_the_teacher_folder_and_the_model():
@@ -139,5 +140,5 @@ def test_a_changed_z_dim_reaches_the_teacher_folder_and_the_model():
 
     config = sacred(finetune.ex, "diswm", "smoke", z_dim=5)
     assert "/beta0.015_z5/" in config["teacher_path"]
-    model = WorldModel(finetune.settings_of({**config, "out_dir": "x"}).world_model)
+    model = WorldModel(stage_settings(FinetuneConfig, {**config, "out_dir": "x"}).world_model)
     assert model.rssm.config.embed == 5 and model.embed(torch.zeros(1, 3, 64, 64))[0].shape == (1, 5)

@@ -5,8 +5,8 @@ A value has one default: a setting that differs between scales comes from the sc
 differs between methods from :data:`METHODS`, one that differs between tasks from the task (reward scale,
 GRU layer norm, cross-domain delay, action sizes), and every other from its config dataclass. The Sacred
 experiments (``diswm_app.experiments``) show these settings as nested dicts (:func:`as_dict`) and turn them
-back with :func:`from_dict`; a bare leaf name on the command line (``eta_max=0.05``) sets every entry of that
-name (:func:`leaf_paths`).
+back with :func:`diswm.config_io.dataclass_from_dict`; a bare leaf name on the command line (``eta_max=0.05``)
+sets every entry of that name (:func:`leaf_paths`).
 """
 
 from __future__ import annotations
@@ -163,15 +163,9 @@ def as_dict(settings) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(settings)))
 
 
-def from_dict(cls, values: dict[str, Any]):
-    """:func:`as_dict` back into ``cls``; keys that are not fields of ``cls`` are ignored (a stage's config has
-    more: the run's identity, its paths)."""
-    return dataclass_from_dict(cls, values)
-
-
 def replace_settings(settings, changes: dict[str, Any]):
     """``settings`` with ``changes`` (nested dicts for nested fields), validated as a new dataclass."""
-    return from_dict(type(settings), merge(as_dict(settings), changes))
+    return dataclass_from_dict(type(settings), merge(as_dict(settings), changes))
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch
 
 def weighted_sum(terms: Mapping[str, torch.Tensor], scales: Mapping[str, float | torch.Tensor]) -> torch.Tensor:
     """``sum(scales[name] * terms[name])`` over the terms in order; refuses a term without a scale (or the
-    reverse) and a term that is not a scalar. A scale of exactly 1 leaves its term as it is."""
+    reverse) and a term that is not a scalar."""
     if list(terms) != list(scales):
         raise KeyError(f"loss terms {list(terms)} and their scales {list(scales)} do not name the same terms in "
                        "the same order")
@@ -19,8 +19,7 @@ def weighted_sum(terms: Mapping[str, torch.Tensor], scales: Mapping[str, float |
     for name, term in terms.items():
         if term.dim() != 0:
             raise ValueError(f"loss term {name!r} has shape {tuple(term.shape)}; a term is a scalar")
-        scale = scales[name]
-        weighted = term if isinstance(scale, int | float) and scale == 1 else term * scale
+        weighted = term * scales[name]
         total = weighted if total is None else total + weighted
     if total is None:
         raise ValueError("no loss terms")

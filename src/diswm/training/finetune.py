@@ -44,7 +44,7 @@ from diswm.models.images import image_tensor
 from diswm.scales import FINETUNE
 from diswm.training.evaluate import POLICY_ACTIONS, evaluate_episodes
 from diswm.training.graphed import GraphedUpdate
-from diswm.training.learners import PRECISIONS, BehaviorLearner, WorldModelLearner
+from diswm.training.learners import BehaviorLearner, WorldModelLearner, check_precision
 
 _PAPER = FINETUNE["paper"]
 
@@ -100,8 +100,7 @@ class FinetuneConfig:
             raise ValueError(f"step_unit={self.step_unit!r}; expected one of {STEP_UNITS}")
         if self.eval_action not in POLICY_ACTIONS:
             raise ValueError(f"eval_action={self.eval_action!r}; expected one of {POLICY_ACTIONS}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision={self.precision!r}; expected one of {PRECISIONS}")
+        check_precision(self.precision)
         if self.eval_batch is not None and not 1 <= self.eval_batch <= self.eval_episodes:
             raise ValueError(f"eval_batch={self.eval_batch}; expected None or 1..eval_episodes ({self.eval_episodes})")
         if self.world_model.distill and not self.teacher_path:

@@ -48,17 +48,16 @@ class GraphedUpdate:
 
     def __call__(self, batch: dict[str, torch.Tensor], eta: float) -> dict[str, float]:
         """One update on ``batch`` with distillation weight ``eta``; returns the metrics, as the eager updates do."""
-        weight = eta
         self.behavior.behavior.refresh_slow_critic()
         if self.graph is None and self.eager_updates < self.warmup:
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):
-                self._eta.fill_(weight)
+                self._eta.fill_(eta)
                 outputs = self._update(batch, self._eta)
             torch.cuda.current_stream(self.device).wait_stream(side)
             self.eager_updates += 1
-            return self._read(outputs, weight)
+            return self._read(outputs, eta)
         if self.graph is None:
             self._inputs = {k: v.clone() for k, v in batch.items()}
             for optimizer in self._optimizers:
@@ -68,9 +67,9 @@ class GraphedUpdate:
                 self._outputs = self._update(self._inputs, self._eta)
         for key, value in batch.items():
             self._inputs[key].copy_(value, non_blocking=True)
-        self._eta.fill_(weight)
+        self._eta.fill_(eta)
         self.graph.replay()
-        return self._read(self._outputs, weight)
+        return self._read(self._outputs, eta)
 
     @staticmethod
     def _read(outputs: dict[str, torch.Tensor], weight: float) -> dict[str, float]:

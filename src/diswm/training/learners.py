@@ -16,12 +16,16 @@ from diswm.training.optim import ClippedAdam
 PRECISIONS = ("fp32", "bf16")
 
 
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; expected one of {PRECISIONS}")
+    return precision
+
+
 def autocast(precision: str, device: torch.device):
     """The forward passes' arithmetic: nothing for fp32; bfloat16 autocast for bf16 (matrix products and
     convolutions in bf16, reductions and the losses in fp32; the backward pass and the optimiser in fp32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; expected one of {PRECISIONS}")
-    if precision == "fp32":
+    if check_precision(precision) == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -30,8 +34,7 @@ class WorldModelLearner:
     """The world model with one Adam over everything but a frozen teacher."""
 
     def __init__(self, model: WorldModel, capturable: bool = False, precision: str = "fp32"):
-        autocast(precision, torch.device("cpu"))  # refuses an unknown precision here
-        self.model, self.precision = model, precision
+        self.model, self.precision = model, check_precision(precision)
         c = model.config
         self.optimizer = ClippedAdam(model.trainable_parameters(), c.lr, c.eps, c.grad_clip, capturable)
 
@@ -57,8 +60,7 @@ class BehaviorLearner:
     """The actor and the critic with one Adam each (actor 8e-5, critic 8e-5; eps 1e-5, clip 100)."""
 
     def __init__(self, behavior: ActorCritic, capturable: bool = False, precision: str = "fp32"):
-        autocast(precision, torch.device("cpu"))
-        self.behavior, self.precision = behavior, precision
+        self.behavior, self.precision = behavior, check_precision(precision)
         c = behavior.config
         self.actor_opt = ClippedAdam(behavior.actor.parameters(), c.actor_lr, c.eps, c.grad_clip, capturable)
         self.critic_opt = ClippedAdam(behavior.critic.parameters(), c.critic_lr, c.eps, c.grad_clip, capturable)

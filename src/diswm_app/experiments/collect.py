@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from diswm.checkpoint import file_sha256
-from diswm.configs import as_dict, collect_config, from_dict
+from diswm.configs import as_dict, collect_config
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
@@ -34,6 +34,7 @@ from diswm_app.experiments.common import (
     outputs_home,
     provenance,
     run_command_line,
+    stage_settings,
 )
 
 SOURCE_TASKS = ("cheetah_run", "reacher_easy", "finger_spin", "walker_walk", "hopper_stand")
@@ -70,14 +71,12 @@ for _scale in SCALE_NAMES:
 
 @ex.main
 def main(_run, _config, task, seed, policy, policy_checkpoint, out_dir):
-    if (_config["env"]["task"], _config["env"]["seed"]) != (task, seed):
-        raise ValueError("set task= and seed=, not their env copies")
-    agent = None
-    if policy == "checkpoint" and policy_checkpoint is not None:
-        agent = agent_policy(policy_checkpoint, task)
-        _run.info["policy_checkpoint"] = {"path": policy_checkpoint, "sha256": file_sha256(policy_checkpoint)}
-    settings = from_dict(CollectConfig, {
-        **_config, "policy_sha256": file_sha256(policy_checkpoint) if agent is not None else None})
+    acting = policy == "checkpoint" and policy_checkpoint is not None
+    settings = stage_settings(CollectConfig, _config,
+                              policy_sha256=file_sha256(policy_checkpoint) if acting else None)
+    agent = agent_policy(policy_checkpoint, task) if acting else None
+    if acting:
+        _run.info["policy_checkpoint"] = {"path": policy_checkpoint, "sha256": settings.policy_sha256}
     _run.info.update(provenance())
 
     def log(index, record):

@@ -27,6 +27,7 @@ from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
 from diswm.atomic import atomic_writer  # noqa: E402
 from diswm.checkpoint import LOCATION_KEYS  # noqa: E402
+from diswm.config_io import dataclass_from_dict  # noqa: E402
 from diswm.configs import leaf_paths, merge  # noqa: E402
 from diswm.lock import FolderLockedError  # noqa: E402
 from diswm.paths import outputs_home  # noqa: E402
@@ -36,6 +37,18 @@ from diswm_app import REPOSITORY  # noqa: E402
 SETTINGS.CAPTURE_MODE = "sys"
 MONGO_ENV = "DISWM_MONGO_URL"
 RECORDED_PACKAGES = ("diswm", "torch", "numpy", "mujoco", "dm_control", "gymnasium", "sacred", "scikit-learn")
+
+
+def stage_settings(cls, config: dict[str, Any], **changes: Any):
+    """A stage's settings dataclass from its Sacred config, with ``changes`` on top (keys that are not fields of
+    ``cls``, such as the run's own ``method`` or ``scale``, are left out). An ``env`` section must agree with
+    the run's own ``task`` and ``seed``: its copies follow them, and are not set on their own."""
+    settings = dataclass_from_dict(cls, {**config, **changes})
+    env = getattr(settings, "env", None)
+    if env is not None and (env.task, env.seed) != (config["task"], config["seed"]):
+        raise ValueError(f"env.task={env.task!r}, env.seed={env.seed} disagree with task={config['task']!r}, "
+                         f"seed={config['seed']}: set task= and seed=, not their env copies")
+    return settings
 
 
 def default_device() -> str:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from diswm.atomic import write_json
 from diswm.checkpoint import file_sha256
-from diswm.configs import as_dict, evaluate_config, from_dict
+from diswm.configs import as_dict, evaluate_config
 from diswm.data.factors import FactorDatasetConfig, load_or_generate
 from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
 from diswm.scales import SCALE_NAMES, check_scale
-from diswm_app.experiments.common import new_experiment, outputs_home, provenance, run_command_line
+from diswm_app.experiments.common import new_experiment, outputs_home, provenance, run_command_line, stage_settings
 
 ex = new_experiment("evaluate")
 
@@ -56,7 +56,7 @@ for _scale in SCALE_NAMES:
 def main(_run, _config, checkpoint, part, seed, cache_dir, out_file):
     if not checkpoint or not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a file; pass checkpoint=PATH")
-    factors = from_dict(FactorDatasetConfig, _config)
+    factors = stage_settings(FactorDatasetConfig, _config)
     out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
     identity = {"checkpoint_sha256": file_sha256(checkpoint), "part": part, "factors": factors.cache_name()}
     _run.info.update(provenance())

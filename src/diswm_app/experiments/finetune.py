@@ -23,7 +23,7 @@ from sacred.initialize import create_run
 
 from diswm.atomic import write_json
 from diswm.checkpoint import file_sha256
-from diswm.configs import METHODS, as_dict, finetune_config, from_dict, method_root, method_values
+from diswm.configs import METHODS, as_dict, finetune_config, method_root, method_values
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
 from diswm.paths import finetune_base_folder, settings_folder, teacher_encoder, video_model_folder
@@ -38,6 +38,7 @@ from diswm_app.experiments.common import (
     provenance,
     run_command_line,
     settings_differences,
+    stage_settings,
 )
 
 #: the config's top-level keys that are not FinetuneConfig fields: what the run is, and where its inputs are
@@ -136,22 +137,13 @@ OFFICIAL_CODE = {"world_model": {"eta_schedule": "official", "teacher": "driftin
 ex.add_named_config("official_code", OFFICIAL_CODE)
 
 
-def settings_of(config: dict[str, Any]) -> FinetuneConfig:
-    """The Finetuner's settings from a finetune config (the identity keys checked against their copies)."""
-    settings = from_dict(FinetuneConfig, config)
-    if (settings.env.task, settings.env.seed) != (config["task"], config["seed"]):
-        raise ValueError(f"env.task={settings.env.task!r}, env.seed={settings.env.seed} disagree with task="
-                         f"{config['task']!r}, seed={config['seed']}: set task= and seed=, not their env copies")
-    return settings
-
-
 @ex.main
 def main(_run, _config, out_dir, teacher_path, init_from):
     if teacher_path and not Path(teacher_path).is_file():
         raise FileNotFoundError(f"teacher {teacher_path} not found; pretrain it first (`diswm pretrain with ...`)")
     if init_from and not (Path(init_from) / "rssm.pt").is_file():
         raise FileNotFoundError(f"no pretrained video model in {init_from}; run `diswm pretrain with conv ...` first")
-    settings = settings_of(dict(_config))
+    settings = stage_settings(FinetuneConfig, _config)
     bound_gpu_memory(_run, _config["device"])
     _run.info.update(provenance())
     if teacher_path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from diswm.agents.video_model import PretrainConfig
 from diswm.checkpoint import file_sha256
-from diswm.configs import as_dict, from_dict, pretrain_config
+from diswm.configs import as_dict, pretrain_config
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
@@ -40,6 +40,7 @@ from diswm_app.experiments.common import (
     new_experiment,
     provenance,
     run_command_line,
+    stage_settings,
 )
 from diswm_app.paper_figures.video import save_prediction
 
@@ -121,7 +122,7 @@ def main(_run, _config, task, scale, videos, video_seed, colour_schedule, data_d
     if dataset["action_dim"] != _config["num_actions"]:
         raise ValueError(f"num_actions={_config['num_actions']}, but the videos in {data_dir} have "
                          f"{dataset['action_dim']}-d actions")
-    settings = from_dict(PretrainConfig, {**_config, "dataset_sha256": file_sha256(manifest)})
+    settings = stage_settings(PretrainConfig, _config, dataset_sha256=file_sha256(manifest))
     bound_gpu_memory(_run, _config["device"])
     _run.info.update(provenance())
     _run.info["videos"] = {"kind": videos, "manifest": str(manifest), "sha256": file_sha256(manifest),

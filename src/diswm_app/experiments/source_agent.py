@@ -41,8 +41,6 @@ from diswm.checkpoint import LOCATION_KEYS, config_differences, file_sha256, loa
 from diswm.configs import (
     SOURCE_AGENT_METHOD,
     as_dict,
-    from_dict,
-    replace_settings,
     source_agent_budget,
     source_agent_config,
 )
@@ -70,6 +68,7 @@ from diswm_app.experiments.common import (
     outputs_home,
     provenance,
     run_command_line,
+    stage_settings,
 )
 
 #: ``provenance["policy"]`` of the datasets this stage writes, and their folder name under data/<scale>/<task>/
@@ -126,10 +125,8 @@ for _scale in SCALE_NAMES:
 
 def agent_settings(config: dict[str, Any]) -> FinetuneConfig:
     """The Finetuner settings of the source agent: the config's sections with ``frames`` as the budget."""
-    settings = from_dict(FinetuneConfig, config)
-    if (settings.env.task, settings.env.seed) != (config["task"], config["seed"]):
-        raise ValueError("set task= and seed=, not their env copies")
-    return replace_settings(settings, source_agent_budget(settings.env.action_repeat, config["frames"]))
+    budget = source_agent_budget(config["env"]["action_repeat"], config["frames"])
+    return stage_settings(FinetuneConfig, config, **budget)
 
 
 def without_locations(value: Any) -> Any:
