@@ -5,7 +5,7 @@ Each episode's randomness is its own: the environment is reset with the episode'
 noise (the encoder's sample, the posterior's and prior's samples, a sampled action) comes from a generator
 seeded from it (:func:`diswm.models.noise.per_row`). So an episode is the same whether it runs alone or beside
 others, up to the float rounding of batched network evaluation (a matrix product over 10 rows may round in
-another order than over 1; measured at ~1e-7 on the encoder); ``batch`` is how many run at once.
+another order than over 1); ``batch`` is how many run at once.
 """
 
 from __future__ import annotations
