@@ -190,3 +190,17 @@ def test_bad_env_arguments_name_the_problem(kwargs, match):
     task = kwargs.pop("task")
     with pytest.raises(ValueError, match=match):
         make_env(task, **kwargs)
+
+
+@pytest.mark.parametrize("render_quality", ["fast", "default"])
+def test_dmc_kept_camera_draws_what_physics_render_draws(env_factory, render_quality):
+    """DMC frames come from one camera kept across frames (not one allocated per frame): every frame of an
+    episode, through colour changes and a reset, equals dm_control's own ``physics.render`` of the same state."""
+    env = env_factory("finger_spin", distractor="train", seed=1, render_quality=render_quality)
+    physics = env._physics
+    rng = np.random.default_rng(0)
+    for seed in (4, 5):
+        observation, _ = env.reset(seed=seed)
+        for _ in range(12):
+            assert np.array_equal(observation["image"], physics.render(64, 64, camera_id=0))
+            observation, *_ = env.step(rng.uniform(-1, 1, env.action_space.shape))
