@@ -62,7 +62,7 @@ def file_sha256(path: Path | str) -> str:
 #: Where things are and what runs them, not what they are: a run moved to another folder or machine
 #: (CPU <-> GPU, compiled or not) still resumes.
 LOCATION_KEYS = frozenset({"out_dir", "data_dir", "teacher_path", "init_from", "device", "compile",
-                           "cuda_graph", "eval_batch"})
+                           "cuda_graph", "eval_batch", "eval_workers"})
 
 
 def config_differences(saved: Any, current: Any, path: str = "") -> list[str]:

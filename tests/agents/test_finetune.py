@@ -11,6 +11,7 @@ from diswm.agents.video_model import PretrainConfig
 from diswm.checkpoint import CheckpointError, load_checkpoint
 from diswm.data.collect import CollectConfig, collect
 from diswm.envs import EnvSpec
+from diswm.envs.workers import EnvWorker
 from diswm.models import RSSMConfig
 from diswm.training.finetune import AgentPolicy, FinetuneConfig, Finetuner, load_agent
 from diswm.training.pretrain import pretrain
@@ -76,7 +77,9 @@ def test_interrupted_finetuning_resumes_to_the_same_weights_and_returns(tmp_path
     whole, _ = run(config(tmp_path / "whole", teacher))
     partial, _ = run(config(tmp_path / "split", teacher), stop_after_episodes=6)
     assert partial["interrupted"] and partial["episodes"] == 6
-    resumed, _ = run(config(tmp_path / "split", teacher))
+    # resumed with its evaluation environment in a worker process: how it runs, not what it computes
+    resumed, finetuner = run(config(tmp_path / "split", teacher, eval_workers=True))
+    assert isinstance(finetuner.eval_envs[0], EnvWorker) and finetuner.eval_envs[0]._process.returncode == 0
     assert resumed["eval_history"] == whole["eval_history"]
     a = load_checkpoint(tmp_path / "whole" / "latest.pt")
     b = load_checkpoint(tmp_path / "split" / "latest.pt")

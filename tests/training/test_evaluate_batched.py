@@ -9,6 +9,7 @@ from diswm.agents import ActorCritic
 from diswm.agents.world_model import WorldModel
 from diswm.configs import finetune_config
 from diswm.envs import make_env_from_spec
+from diswm.envs.workers import EnvWorker
 from diswm.models import noise
 from diswm.training.evaluate import evaluate_episodes
 
@@ -43,6 +44,22 @@ def test_batched_evaluation_gives_each_episode_what_it_gets_alone(method, action
     assert [e["steps"] for e in together] == [e["steps"] for e in alone] == [20, 20, 20]  # smoke: 40 steps / 2
     np.testing.assert_allclose([e["return"] for e in together], [e["return"] for e in alone], rtol=1e-4, atol=1e-4)
     assert together == again  # the same seeds: the same episodes, exactly
+
+
+def test_batched_evaluation_in_worker_processes_gives_the_same_episodes_exactly():
+    """Environments in worker processes step at once; the episodes are those of in-process environments, bit for
+    bit (the same batch, so the same policy arithmetic)."""
+    model, behavior, envs = _agent("no_distill", "reacher_easy")
+    settings = finetune_config(scale="smoke", method="no_distill", task="reacher_easy", source="finger_spin")
+    workers = [EnvWorker(settings.env) for _ in range(3)]
+    try:
+        kwargs = dict(seeds=[21, 22, 23], colour_set="test", action="sample")
+        in_process = evaluate_episodes(envs, model, behavior, torch.device("cpu"), **kwargs)
+        in_workers = evaluate_episodes(workers, model, behavior, torch.device("cpu"), **kwargs)
+    finally:
+        for env in envs + workers:
+            env.close()
+    assert in_workers == in_process
 
 
 def test_batched_evaluation_leaves_the_training_stream_alone():

@@ -5,7 +5,8 @@ Each episode's randomness is its own: the environment is reset with the episode'
 noise (the encoder's sample, the posterior's and prior's samples, a sampled action) comes from a generator
 seeded from it (:func:`diswm.models.noise.per_row`). So an episode is the same whether it runs alone or beside
 others, up to the float rounding of batched network evaluation (a matrix product over 10 rows may round in
-another order than over 1); ``batch`` is how many run at once.
+another order than over 1); ``batch`` is how many run at once. Environments may be
+:class:`~diswm.envs.workers.EnvWorker` s, one process each, which then step (and render) at the same time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from diswm.agents.behavior import ActorCritic
 from diswm.agents.world_model import WorldModel
+from diswm.envs.workers import reset_all, step_all
 from diswm.models import RSSM, TruncatedNormal, noise
 from diswm.models.images import image_tensor
 
@@ -59,9 +61,9 @@ def _side_by_side(envs, model, behavior, device, seeds, colour_set, action) -> l
     n = len(seeds)
     generators = [episode_generator(seed, device) for seed in seeds]
     observations, rewards, successes = [], [[0.0] for _ in seeds], [None] * n
-    for i, (env, seed) in enumerate(zip(envs, seeds, strict=True)):
+    for env in envs:
         env.set_distractor(colour_set)
-        observation, info = env.reset(seed=seed)
+    for i, (observation, info) in enumerate(reset_all(envs, seeds)):
         observations.append(observation)
         if "success" in info:
             successes[i] = bool(info["success"])
@@ -84,8 +86,8 @@ def _side_by_side(envs, model, behavior, device, seeds, colour_set, action) -> l
         previous[running] = chosen
         actions = chosen.cpu().numpy().astype(np.float32)
         still = []
-        for row, i in enumerate(running):
-            observation, reward, terminated, truncated, info = envs[i].step(actions[row])
+        stepped_envs = step_all([envs[i] for i in running], actions)
+        for i, (observation, reward, terminated, truncated, info) in zip(running, stepped_envs, strict=True):
             observations[i] = observation
             rewards[i].append(reward)
             if "success" in info:

@@ -39,6 +39,7 @@ from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
+from diswm.envs.workers import EnvWorker
 from diswm.models import RSSM, count_parameters
 from diswm.models.images import image_tensor
 from diswm.scales import FINETUNE
@@ -83,6 +84,8 @@ class FinetuneConfig:
     # evaluation episodes run side by side, one batched policy call per step (None: all of one evaluation);
     # each episode's noise is its own (diswm.training.evaluate), so the number changes speed, not episodes
     eval_batch: int | None = None
+    # each evaluation environment in its own worker process (diswm.envs.workers): they step at once; speed only
+    eval_workers: bool = False
     # the updates' arithmetic: fp32 (default) | bf16 (autocast; opt-in, see diswm.training.learners.autocast)
     precision: str = "fp32"
     checkpoint_every: int = _PAPER.checkpoint_every  # in step_unit (checkpoints land on episode boundaries)
@@ -263,7 +266,8 @@ class Finetuner:
         torch.manual_seed(c.seed)
         self.generator = np.random.default_rng(c.seed)
         self.train_env = make_env_from_spec(c.env)
-        self.eval_envs = [make_env_from_spec(c.env) for _ in range(c.eval_batch or c.eval_episodes)]
+        make_eval_env = EnvWorker if c.eval_workers else make_env_from_spec
+        self.eval_envs = [make_eval_env(c.env) for _ in range(c.eval_batch or c.eval_episodes)]
         num_actions = self.train_env.action_space.shape[0]
         if c.world_model.rssm.num_actions < num_actions:
             raise ValueError(f"world_model.rssm.num_actions={c.world_model.rssm.num_actions}, but {c.env.task} "

@@ -216,7 +216,7 @@ INPUT_ERRORS = (ValueError, FileNotFoundError, FolderLockedError)
 
 
 #: config keys that say where and how a run executes, not what it computes
-EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph", "eval_batch"})
+EXECUTION_KEYS = frozenset({"out_dir", "device", "compile", "cuda_graph", "eval_batch", "eval_workers"})
 #: what does not change a run's result: how it ran and where it read and wrote (paths differ between homes)
 NOT_IDENTITY = EXECUTION_KEYS | LOCATION_KEYS
 

@@ -108,6 +108,7 @@ def config():
     eval_episodes = _settings["eval_episodes"]  # episodes per evaluation (not stored in the videos)
     eval_action = _settings["eval_action"]  # evaluation actions: the actor's mode (DreamerV2) | mean | sample
     eval_batch = _settings["eval_batch"]  # evaluation episodes side by side (None: all; speed only)
+    eval_workers = _settings["eval_workers"]  # each evaluation environment in its own process (speed only)
     precision = _settings["precision"]  # the updates' arithmetic: fp32 | bf16 (autocast, opt-in)
     checkpoint_every = _settings["checkpoint_every"]  # logged steps between checkpoints
     compile = _settings["compile"]  # torch.compile the step loops (launch-bound on a GPU; off on CPU)
