@@ -102,9 +102,6 @@ def finetune_config(*, scale: str, method: str, task: str, source: str, seed: in
         eval_every=loop.eval_every, eval_episodes=loop.eval_episodes, checkpoint_every=loop.checkpoint_every,
         seed=seed, device=device, compile=device == "cuda",
         cuda_graph=device == "cuda" and not m["stacked"],  # APV's stacked update is not graphed
-        # evaluation episodes side by side on a GPU (its policy call is launch-bound); one at a time on a CPU,
-        # where stepping several environments in turn costs more than it saves (bench/results/eval_speed_cpu)
-        eval_batch=None if device == "cuda" else 1,
     )
 
 
