@@ -96,6 +96,7 @@ def test_demo_runs_the_whole_smoke_pipeline(tmp_path, monkeypatch, capsys):
         assert {f"{stem}.png", f"{stem}.pdf"} <= demo, stem
     evaluated = json.loads((tmp_path / "runs/evaluate/2/run.json").read_text())
     assert evaluated["status"] == "COMPLETED" and evaluated["experiment"]["name"].startswith("evaluate")
+    assert len(evaluated["result"]["returns"]) == 5 and "mig" in evaluated["result"]  # the student's returns too
 
     # `make figures` after the demo: every figure a fresh clone draws (the demo's runs first, the shipped
     # results for the rest), each saying which set it came from

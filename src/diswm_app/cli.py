@@ -25,7 +25,7 @@ STAGES = {
     "source_agent": "DreamerV2 learning a source task; its replay is the distracting videos (the paper's recipe)",
     "pretrain": "β-VAE video model on a source task's videos (the teacher)",
     "finetune": "online world model and agent on a target task (DisWM and baselines)",
-    "evaluate": "MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors",
+    "evaluate": "MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors; episodes=N: its returns",
 }
 
 

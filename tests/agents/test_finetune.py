@@ -250,3 +250,36 @@ def test_a_teacher_of_another_size_is_refused_naming_the_file(tmp_path, teacher)
     cfg = replace(cfg, world_model=replace(cfg.world_model, z_dim=8, rssm=replace(cfg.world_model.rssm, embed=8)))
     with pytest.raises(CheckpointError, match=r"encoder\.pt.*z_dim 20 vs z_dim=8"):
         Finetuner(cfg)
+
+
+def test_checkpoint_returns_side_by_side_in_workers_and_through_diswm_evaluate(tmp_path):
+    """A finetuning checkpoint's agent played outside its run (``diswm evaluate ... episodes=N``): its episodes
+    side by side, in worker processes (bit for bit the same) or one at a time (the same up to float rounding)."""
+    from sacred.observers import FileStorageObserver
+
+    from diswm.training.returns import ReturnsConfig, evaluate_returns
+    from diswm_app.experiments.evaluate import ex
+
+    run(config(tmp_path / "ft", env_steps=48))
+    checkpoint = str(tmp_path / "ft" / "latest.pt")
+    base = ReturnsConfig(checkpoint=checkpoint, episodes=3, colour_set="test", seed=4)
+    together = evaluate_returns(base)
+    assert evaluate_returns(replace(base, workers=True))["returns"] == together["returns"]
+    np.testing.assert_allclose(evaluate_returns(replace(base, batch=1))["returns"], together["returns"], rtol=1e-4)
+    assert len(set(together["returns"])) == 3 and together["action"] == "mode" and together["success_rate"] is None
+
+    observer = FileStorageObserver(str(tmp_path / "runs"))
+    ex.observers.append(observer)
+    try:
+        updates = {"checkpoint": checkpoint, "task": "cartpole_swingup", "disentanglement": False, "episodes": 3,
+                   "colour_set": "test", "seed": 4}
+        first = ex.run(named_configs=["smoke"], config_updates=updates)
+        second = ex.run(named_configs=["smoke"], config_updates={**updates, "eval_batch": 1})  # speed only
+        with pytest.raises(ValueError, match="colour_set='purple'"):
+            ex.run(named_configs=["smoke"], config_updates={**updates, "colour_set": "purple"})
+    finally:
+        ex.observers.remove(observer)
+    assert first.result["returns"] == together["returns"] and second.result == first.result
+    info = json.loads((tmp_path / "runs" / str(second._id) / "info.json").read_text())
+    assert info["returns_cached"].endswith("returns/test-3x-seed4.json")
+    assert [p.name for p in (tmp_path / "ft" / "returns").iterdir()] == ["test-3x-seed4.json"]

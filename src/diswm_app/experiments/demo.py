@@ -36,7 +36,8 @@ def run_demo(out: Path | str) -> int:
     steps = [
         *STEPS,
         ("evaluate", ["with", "smoke", "task=finger_spin", f"checkpoint={teacher}"]),  # the teacher on its source
-        ("evaluate", ["with", "smoke", "task=reacher_easy", f"checkpoint={student}"]),  # the student on its target
+        # the student on its target: MIG/DCI/SAP, and its return over 5 episodes side by side
+        ("evaluate", ["with", "smoke", "task=reacher_easy", f"checkpoint={student}", "episodes=5"]),
     ]
     for stage, argv in steps:
         if importlib.import_module(f"diswm_app.experiments.{stage}").run_cli(argv) != 0:

@@ -1,12 +1,17 @@
-"""Sacred experiment ``evaluate``: MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors.
+"""Sacred experiment ``evaluate``: MIG, DCI and SAP of a checkpoint's encoder against ground-truth factors, and
+(``episodes=N``) the evaluation returns of a finetuning checkpoint's agent.
 
     diswm evaluate with smoke task=finger_spin \
         checkpoint=checkpoints/pretrain/smoke/finger_spin/beta0.015/seed_0/encoder.pt
     diswm evaluate with cpu task=reacher_easy part=encoder checkpoint=.../latest.pt
+    diswm evaluate with cpu task=reacher_easy checkpoint=.../latest.pt episodes=10 colour_set=test
 
 Frames and factors are generated once per (task, colour set, sizes, seed) and cached in
 ``data/factors/``; scores go to ``<checkpoint folder>/metrics/<factor set>-<part>.json``, and a second
-call with the same settings reads that file instead of recomputing.
+call with the same settings reads that file instead of recomputing. Returns
+(:func:`diswm.training.returns.evaluate_returns`: the episodes side by side, ``eval_batch`` at a time, as in
+a run's own evaluations) go to ``<checkpoint folder>/returns/<colour set>-<episodes>x-seed<seed>.json``, cached
+the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from diswm.configs import as_dict, evaluate_config
 from diswm.data.factors import FactorDatasetConfig, load_or_generate
 from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
 from diswm.scales import SCALE_NAMES, check_scale
+from diswm.training.returns import SPEED_ONLY, ReturnsConfig, evaluate_returns
 from diswm_app.experiments.common import new_experiment, outputs_home, provenance, run_command_line, stage_settings
 
 ex = new_experiment("evaluate")
@@ -46,6 +52,11 @@ def config():
     del _settings
     cache_dir = str(outputs_home() / "data" / "factors")  # where factor datasets are cached
     out_file = ""  # scores JSON (default: <checkpoint folder>/metrics/<factor set>-<part>.json)
+    disentanglement = True  # MIG, DCI and SAP of the encoder (False: returns only)
+    episodes = 0  # > 0: also play this many episodes with a finetuning checkpoint's agent; their returns
+    eval_batch = None  # episodes side by side (None: all; speed only)
+    eval_workers = False  # each environment in its own process (speed only)
+    device = "cpu"  # where the agent acts (cpu | cuda)
 
 
 for _scale in SCALE_NAMES:
@@ -53,13 +64,28 @@ for _scale in SCALE_NAMES:
 
 
 @ex.main
-def main(_run, _config, checkpoint, part, seed, cache_dir, out_file):
+def main(_run, _config, checkpoint, part, seed, cache_dir, out_file, disentanglement, episodes, colour_set,
+         eval_batch, eval_workers, device):
     if not checkpoint or not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a file; pass checkpoint=PATH")
+    if not disentanglement and episodes < 1:
+        raise ValueError("disentanglement=False and episodes=0: nothing to evaluate")
+    _run.info.update(provenance())
+    result = {}
+    if disentanglement:
+        result |= _scores(_run, _config, checkpoint, part, seed, cache_dir, out_file)
+    if episodes:
+        returns = ReturnsConfig(checkpoint=checkpoint, episodes=episodes, colour_set=colour_set, seed=seed,
+                                batch=eval_batch, workers=eval_workers, device=device)
+        result |= _returns(_run, returns)
+    return result
+
+
+def _scores(_run, _config, checkpoint, part, seed, cache_dir, out_file) -> dict:
+    """MIG, DCI and SAP of the checkpoint's encoder (cached per factor set and part)."""
     factors = stage_settings(FactorDatasetConfig, _config)
     out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
     identity = {"checkpoint_sha256": file_sha256(checkpoint), "part": part, "factors": factors.cache_name()}
-    _run.info.update(provenance())
     if out.is_file():
         cached = json.loads(out.read_text())
         if cached.get("identity") == identity:
@@ -74,6 +100,26 @@ def main(_run, _config, checkpoint, part, seed, cache_dir, out_file):
         _run.log_scalar(name, value)
     _run.info["scores_file"] = str(out)
     return scores
+
+
+def _returns(_run, config: ReturnsConfig) -> dict:
+    """The agent's evaluation returns (cached per checkpoint, episodes, colour set, seed and action)."""
+    out = Path(config.checkpoint).parent / "returns" / f"{config.colour_set}-{config.episodes}x-seed{config.seed}.json"
+    identity = {"checkpoint_sha256": file_sha256(config.checkpoint),
+                **{k: v for k, v in config.__dict__.items() if k not in SPEED_ONLY | {"checkpoint"}}}
+    if out.is_file():
+        cached = json.loads(out.read_text())
+        if cached.get("identity") == identity:
+            _run.info["returns_cached"] = str(out)
+            return cached["returns"]
+    returns = evaluate_returns(config)
+    write_json(out, {"identity": identity, "checkpoint": str(config.checkpoint), "returns": returns,
+                     "batch": config.batch, "workers": config.workers, "device": config.device})
+    _run.log_scalar("eval_return", returns["return_mean"])
+    _run.info["returns_file"] = str(out)
+    print(f"{config.episodes} episodes in {config.colour_set} colours: return {returns['return_mean']:.1f} "
+          f"({returns['seconds_per_episode']:.2f} s per episode) -> {out}")
+    return returns
 
 
 def run_cli(argv: list[str]) -> int:

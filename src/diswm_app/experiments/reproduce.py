@@ -249,7 +249,9 @@ def aggregate(item: PaperItem, scale: str, seeds: int, runs_dir: Path, results_d
         rows_c += [f"| {m} | quoted, not rerun | | | | {v} |" for q in item.quoted.values() for m, v in q.items()]
         markdown.write_text(
             f"# {item.description}\n\nScale: **{scale}**, measured on this machine (see the run records' host); "
-            "paper: (training steps, minutes, seconds per episode, M parameters) on one RTX 3090.\n\n"
+            "paper: (training steps, minutes, seconds per episode, M parameters) on one RTX 3090. Inference: each "
+            "in-run evaluation's wall time divided by its episodes, which ran side by side as the run's config says "
+            "(`eval_batch`, `eval_workers`); the released code plays them one at a time.\n\n"
             "| method | training env steps | training time (min) | inference (s/episode) | params (M) | paper |\n"
             "|---|---|---|---|---|---|\n" + "\n".join(rows_c) + "\n")
         return csv_path, markdown
