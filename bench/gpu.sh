@@ -18,7 +18,7 @@ $PY -m bench.profile_step --scale paper --compile --out "$OUT/profile_paper_B50x
 timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph
 # evaluation side by side against one at a time (10 paper episodes of 1000 control steps), bf16 against
 # fp32 (agreement over 300 updates; the loop's speed with bf16), and 1, 2, 4, 8 loops packed on the one GPU
-timeout 300 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 1000 --device cuda
+timeout 300 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 1000 --repeats 2 --device cuda
 timeout 300 $PY -m bench.precision_check --scale paper --batch 50 --length 50 --updates 300 --device cuda
 timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph --precision bf16
 timeout 900 $PY -m bench.packed_runs --scale paper --device cuda --runs 1 2 4 8 --env-steps 2000 --warm-steps 1000 \

@@ -10,7 +10,7 @@ export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 
 PY=${PY:-python3}
 {
 nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-timeout 120 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 400 --device cuda
+timeout 120 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 400 --repeats 1 --device cuda
 timeout 120 $PY -m bench.precision_check --scale paper --batch 50 --length 50 --updates 150 --device cuda
 timeout 240 $PY -m bench.packed_runs --scale paper --device cuda --runs 1 4 --env-steps 1000 --warm-steps 500 \
     -- --cuda-graph
