@@ -46,7 +46,7 @@ bench: setup
 	$(PY) -m bench.step_flops --scale paper --batch 50 --length 50
 	$(PY) -m bench.finetune_speed --scale cpu
 	$(PY) -m bench.metrics_speed
-	$(PY) -m bench.eval_speed --scale cpu --episodes 5 --time-limit 200
+	$(PY) -m bench.eval_speed --scale cpu --episodes 10 --time-limit 200 --repeats 5
 	$(PY) -m bench.precision_check --scale cpu --batch 16 --length 32 --updates 100
 
 # On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the

@@ -1,4 +1,6 @@
-"""Rendered environment steps per second (64x64) for every task, written to bench/results/env_speed.json.
+"""Rendered environment steps per second (64x64) for every task, written to bench/results/env_speed.json. For
+the DMC tasks also the frame alone, drawn by our kept camera against dm_control's ``physics.render`` (a camera
+and scene allocated per frame), timed in alternation.
 
     python -m bench.env_speed [--steps 300] [--quality fast default]
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from diswm.atomic import write_json
-from diswm.envs import TASKS, make_env
+from diswm.envs import DMC_TASK_NAMES, TASKS, make_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,10 +39,28 @@ def measure(task: str, quality: str, steps: int, seed: int = 0) -> dict:
         seconds = time.perf_counter() - start
     finally:
         env.close()
-    return {
-        "task": task, "render_quality": quality, "agent_steps": agent_steps,
-        "renders_per_s": agent_steps / seconds, "control_steps_per_s": control_steps / seconds,
-    }
+    row = {"task": task, "render_quality": quality, "agent_steps": agent_steps,
+           "renders_per_s": agent_steps / seconds, "control_steps_per_s": control_steps / seconds}
+    return row | (frame_costs(task, quality) if task in DMC_TASK_NAMES else {})
+
+
+def frame_costs(task: str, quality: str, frames: int = 60, rounds: int = 5) -> dict:
+    """Milliseconds per frame of one state: the environment's kept camera against ``physics.render``."""
+    env = make_env(task, distractor="train", render_quality=quality)
+    try:
+        env.reset(seed=0)
+        physics, size, camera = env._physics, env.spec_.size, env._camera_id
+        totals = {"kept_camera": 0.0, "physics_render": 0.0}
+        draw = {"kept_camera": env._render_image, "physics_render": lambda: physics.render(size, size, camera)}
+        for _ in range(rounds):
+            for name, render in draw.items():
+                start = time.perf_counter()
+                for _ in range(frames):
+                    render()
+                totals[name] += time.perf_counter() - start
+    finally:
+        env.close()
+    return {f"ms_per_frame_{name}": 1e3 * total / (frames * rounds) for name, total in totals.items()}
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -54,8 +74,10 @@ def main(argv: list[str] | None = None) -> Path:
         for quality in args.quality:
             row = measure(task, quality, args.steps)
             rows.append(row)
+            frame = (f"  frame {row['ms_per_frame_kept_camera']:.2f} ms (physics.render "
+                     f"{row['ms_per_frame_physics_render']:.2f} ms)") if "ms_per_frame_kept_camera" in row else ""
             print(f"{task:18s} {quality:8s} {row['renders_per_s']:7.1f} renders/s "
-                  f"{row['control_steps_per_s']:7.1f} control steps/s", flush=True)
+                  f"{row['control_steps_per_s']:7.1f} control steps/s{frame}", flush=True)
     path = RESULTS / "env_speed.json"
     write_json(path, {
         "benchmark": "env_speed",

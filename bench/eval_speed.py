@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> Path:
         "repeats": args.repeats, "statistic": "median",
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "render_threads": os.environ.get("LP_NUM_THREADS", "Mesa's default (one per core)"),
+        # Mesa's software rasteriser: its default (one thread per core) here, one thread in each worker
+        "worker_render_threads": os.environ.get("LP_NUM_THREADS", "1"),
         "seconds_sequential": seconds["sequential"], "seconds_batched": seconds["batched"],
         "seconds_batched_workers": seconds["batched_workers"],
         "speedup": seconds["sequential"] / seconds["batched"],
