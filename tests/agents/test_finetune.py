@@ -275,7 +275,7 @@ def test_checkpoint_returns_side_by_side_in_workers_and_through_diswm_evaluate(t
                    "colour_set": "test", "seed": 4}
         first = ex.run(named_configs=["smoke"], config_updates=updates)
         second = ex.run(named_configs=["smoke"], config_updates={**updates, "eval_batch": 1})  # speed only
-        with pytest.raises(ValueError, match="colour_set='purple'"):
+        with pytest.raises(ValueError, match="colour_set='purple'; cartpole_swingup has"):
             ex.run(named_configs=["smoke"], config_updates={**updates, "colour_set": "purple"})
     finally:
         ex.observers.remove(observer)

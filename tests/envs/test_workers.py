@@ -64,7 +64,7 @@ def test_a_worker_error_is_raised_here_naming_the_task():
         with pytest.raises(RuntimeError, match=r"environment worker cartpole_swingup .*reset"):
             worker.step(np.zeros(1, np.float32))  # before reset
         worker.reset(seed=0)
-        with pytest.raises(RuntimeError, match="non-finite"):
+        with pytest.raises(ValueError, match=r"environment worker cartpole_swingup .*non-finite"):
             worker.step(np.array([np.nan], np.float32))
         observation, *_ = worker.step(np.zeros(1, np.float32))  # the worker still serves
         assert observation["image"].shape == (64, 64, 3)
@@ -73,9 +73,11 @@ def test_a_worker_error_is_raised_here_naming_the_task():
     assert worker._process.returncode == 0
 
 
-def test_a_bad_spec_fails_before_any_worker_starts():
-    with pytest.raises(ValueError, match="distractor"):
+def test_a_bad_spec_fails_here_or_in_the_worker_naming_it():
+    with pytest.raises(ValueError, match="distractor"):  # before any worker starts
         EnvWorker(EnvSpec(task="cheetah_run", distractor="blue"))
+    with pytest.raises(ValueError, match="environment worker atari_pong .*unknown task"):
+        EnvWorker(EnvSpec(task="atari_pong"))
 
 
 PARENT = """

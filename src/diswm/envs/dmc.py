@@ -85,8 +85,9 @@ class DMCEnv(DistractedEnv):
         return float(time_step.reward or 0.0), terminated, time_step.last(), discount
 
     def _render_image(self) -> np.ndarray:
-        # what ``physics.render(size, size, camera_id)`` draws, with one camera and scene kept for the episode's
-        # frames rather than allocated per frame (~1 ms of each render; the pixels are the same, tested)
+        # what ``physics.render(size, size, camera_id)`` draws, with one camera and scene kept for the environment's
+        # life rather than allocated per frame (1.5-3 ms of a fast frame on 2 CPU cores, bench.env_speed; the
+        # pixels are the same, tested)
         if self._camera is None:
             size = self.spec_.size
             self._camera = Camera(self._physics, height=size, width=size, camera_id=self._camera_id)

@@ -9,8 +9,8 @@ as in this process (tested), so where it runs changes speed, never episodes.
 
 A worker is a fresh interpreter (``python -m diswm.envs.workers``: no inherited threads or GL state, and,
 unlike multiprocessing's ``spawn``, no re-import of the caller's main script); it exits when its socket closes
-(:meth:`EnvWorker.close`, or this process dying, even by SIGKILL). An error in a worker is raised here as one
-line naming the task.
+(:meth:`EnvWorker.close`, or this process dying, even by SIGKILL). An error in a worker is raised here, of the
+same builtin class (else ``RuntimeError``), as one line naming the worker's task.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _serve(connection: Connection, spec: EnvSpec) -> None:
     try:
         env = make_env_from_spec(spec)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        connection.send(("error", _portable(error)))
         return
     connection.send(("ok", (env.action_space, env.observation_space)))
     try:
@@ -50,9 +50,16 @@ def _serve(connection: Connection, spec: EnvSpec) -> None:
             try:
                 connection.send(("ok", getattr(env, method)(*args, **kwargs)))
             except Exception as error:  # noqa: BLE001
-                connection.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+                connection.send(("error", _portable(error)))
     finally:
         env.close()
+
+
+def _portable(error: Exception) -> tuple[type, str, str]:
+    """An error as the parent re-raises it: its class where a builtin one, its message and its traceback."""
+    kind = type(error) if type(error).__module__ == "builtins" else RuntimeError
+    message = str(error) if kind is type(error) else f"{type(error).__name__}: {error}"
+    return kind, message, traceback.format_exc()
 
 
 def _worker_environment() -> dict[str, str]:
@@ -76,7 +83,11 @@ class EnvWorker:
         theirs.close()
         self._connection = Connection(mine.detach())
         self._waiting = False
-        self.action_space, self.observation_space = self._receive()
+        try:
+            self.action_space, self.observation_space = self._receive()
+        except BaseException:
+            self.close()
+            raise
 
     def call_async(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Send a call; :meth:`result` waits for its answer."""
@@ -98,8 +109,11 @@ class EnvWorker:
             status, value = self._connection.recv()
         except (EOFError, OSError):
             raise RuntimeError(f"{self._name} exited (exit code {self._process.poll()})") from None
-        if status == "error":
-            raise RuntimeError(f"{self._name}: {value}")
+        if status == "error":  # the worker's error, of its builtin class, naming the worker; its traceback as a note
+            kind, message, trace = value
+            error = kind(f"{self._name}: {message}")
+            error.add_note(f"in the worker:\n{trace}")
+            raise error
         return value
 
     @property

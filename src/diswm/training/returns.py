@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from diswm.data.rollout import episode_seed
-from diswm.envs import make_env_from_spec
+from diswm.envs import DRAWER_TASK_NAMES, make_env_from_spec
 from diswm.envs.distractors import DISTRACTORS
+from diswm.envs.drawer import TEXTURE_DISTRACTORS
 from diswm.envs.workers import EnvWorker
 from diswm.training.evaluate import POLICY_ACTIONS, evaluate_episodes
 from diswm.training.finetune import EVAL_STREAM, load_agent
@@ -27,7 +28,7 @@ class ReturnsConfig:
 
     checkpoint: str
     episodes: int = 10
-    colour_set: str = "train"  # the distractor set of every episode (none | train | test)
+    colour_set: str = "train"  # the distractor set of every episode (none | train | test; DrawerWorld: also eval)
     seed: int = 0
     action: str | None = None  # mode | mean | sample; None: the run's eval_action
     batch: int | None = None  # episodes side by side (None: all)
@@ -41,8 +42,6 @@ class ReturnsConfig:
             raise ValueError(f"episodes={self.episodes}; expected at least 1")
         if self.batch is not None and not 1 <= self.batch <= self.episodes:
             raise ValueError(f"batch={self.batch}; expected None or 1..episodes ({self.episodes})")
-        if self.colour_set not in DISTRACTORS:
-            raise ValueError(f"colour_set={self.colour_set!r}; expected one of {DISTRACTORS}")
         if self.action is not None and self.action not in POLICY_ACTIONS:
             raise ValueError(f"action={self.action!r}; expected one of {POLICY_ACTIONS}")
 
@@ -54,6 +53,9 @@ def evaluate_returns(config: ReturnsConfig) -> dict[str, Any]:
     config.validate()
     device = torch.device(config.device)
     run, model, behavior = load_agent(config.checkpoint, device)
+    sets = TEXTURE_DISTRACTORS if run.env.task in DRAWER_TASK_NAMES else DISTRACTORS
+    if config.colour_set not in sets:
+        raise ValueError(f"colour_set={config.colour_set!r}; {run.env.task} has {sets}")
     action = config.action or run.eval_action
     make = EnvWorker if config.workers else make_env_from_spec
     envs = [make(run.env) for _ in range(config.batch or config.episodes)]
