@@ -21,7 +21,7 @@ from diswm.agents import ActorCritic, WorldModel
 from diswm.atomic import write_json
 from diswm.configs import finetune_config, replace_settings
 from diswm.envs import make_env_from_spec
-from diswm.envs.workers import EnvWorker
+from diswm.envs.workers import start_workers
 from diswm.scales import SCALE_NAMES
 from diswm.training.evaluate import evaluate_episodes
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> Path:
     model = WorldModel(settings.world_model).to(device)
     behavior = ActorCritic(settings.behavior, model.rssm.feat_size, settings.world_model.rssm.num_actions, device)
     envs = [make_env_from_spec(settings.env) for _ in range(args.episodes)]
-    workers = [EnvWorker(settings.env) for _ in range(args.episodes)]
+    workers = start_workers(settings.env, args.episodes)
     seeds = list(range(args.episodes))
     modes = (("sequential", 1, envs), ("batched", args.episodes, envs),
              ("batched_workers", args.episodes, workers))

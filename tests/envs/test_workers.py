@@ -12,7 +12,7 @@ import pytest
 
 from diswm.envs import make_env_from_spec
 from diswm.envs.base import EnvSpec
-from diswm.envs.workers import EnvWorker, reset_all, step_all
+from diswm.envs.workers import EnvWorker, reset_all, start_workers, step_all
 
 
 def _episodes(envs, seeds, steps):
@@ -45,7 +45,7 @@ def _assert_same(a, b):
 @pytest.mark.parametrize("task", ["reacher_easy", "pusher"])
 def test_workers_step_side_by_side_exactly_as_in_process(task):
     spec = EnvSpec(task=task, distractor="train", render_quality="fast", time_limit=30)
-    workers = [EnvWorker(spec) for _ in range(2)]
+    workers = start_workers(spec, 2)
     local = [make_env_from_spec(spec) for _ in range(2)]
     try:
         assert workers[0].action_space == local[0].action_space
@@ -77,7 +77,7 @@ def test_a_bad_spec_fails_here_or_in_the_worker_naming_it():
     with pytest.raises(ValueError, match="distractor"):  # before any worker starts
         EnvWorker(EnvSpec(task="cheetah_run", distractor="blue"))
     with pytest.raises(ValueError, match="environment worker atari_pong .*unknown task"):
-        EnvWorker(EnvSpec(task="atari_pong"))
+        start_workers(EnvSpec(task="atari_pong"), 2)
 
 
 PARENT = """

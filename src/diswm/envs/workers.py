@@ -71,7 +71,8 @@ def _worker_environment() -> dict[str, str]:
 class EnvWorker:
     """One environment of ``spec`` in a worker process, with the calls evaluation makes
     (:meth:`set_distractor`, :meth:`reset`, :meth:`step`, :meth:`evaluation_set`, :meth:`close`) and their
-    two halves (:meth:`call_async`, :meth:`result`) for stepping several at once."""
+    two halves (:meth:`call_async`, :meth:`result`) for stepping several at once. The process starts at once;
+    the first call (or :meth:`ready`, or :func:`start_workers` for several) waits for its environment."""
 
     def __init__(self, spec: EnvSpec):
         spec.validate()
@@ -83,14 +84,29 @@ class EnvWorker:
         theirs.close()
         self._connection = Connection(mine.detach())
         self._waiting = False
-        try:
-            self.action_space, self.observation_space = self._receive()
-        except BaseException:
-            self.close()
-            raise
+        self._spaces: tuple | None = None  # (action space, observation space), once the worker has built its env
+
+    def ready(self) -> EnvWorker:
+        """Wait until the worker has built its environment (raising its error if it could not)."""
+        if self._spaces is None:
+            try:
+                self._spaces = self._receive()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    @property
+    def action_space(self):
+        return self.ready()._spaces[0]
+
+    @property
+    def observation_space(self):
+        return self.ready()._spaces[1]
 
     def call_async(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Send a call; :meth:`result` waits for its answer."""
+        self.ready()
         if self._waiting:
             raise RuntimeError(f"{self._name}: a call is still waiting for its result")
         self._connection.send((method, args, kwargs))
@@ -144,6 +160,18 @@ class EnvWorker:
                 self._process.kill()
                 self._process.wait()
         self._connection.close()
+
+
+def start_workers(spec: EnvSpec, count: int) -> list[EnvWorker]:
+    """``count`` workers of ``spec``, started together (each builds its environment at the same time) and
+    ready: an environment that cannot be built fails here, not at its first step."""
+    workers = [EnvWorker(spec) for _ in range(count)]
+    try:
+        return [worker.ready() for worker in workers]
+    except BaseException:
+        for worker in workers:
+            worker.close()
+        raise
 
 
 def call_all(envs: list, method: str, args: list[tuple], kwargs: list[dict] | None = None) -> list:
