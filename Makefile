@@ -48,12 +48,12 @@ bench: setup
 	$(PY) -m bench.metrics_speed
 	$(PY) -m bench.eval_speed --scale cpu --episodes 10 --time-limit 200 --repeats 5
 	$(PY) -m bench.precision_check --scale cpu --batch 16 --length 32 --updates 100
+	$(PY) -m bench.gpu_hours  # paper-item GPU-hours from the GPU measurements kept in bench/results
 
 # On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the
 # graph-vs-eager check, the profile, the finetune loop and the acting split; results land in bench/results/.
 bench-gpu: setup
 	bash bench/gpu.sh bench/results
-	$(PY) -m bench.act_speed --device cuda
 
 # Parity with the released code (a checkout of github.com/qiwang067/DisWM in OFFICIAL): report, and the golden
 # file that `make test` checks (tests/test_official_parity.py) without the released code.

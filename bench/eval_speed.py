@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> Path:
         "scale": args.scale, "task": args.task, "episodes": args.episodes, "time_limit": args.time_limit,
         "repeats": args.repeats, "statistic": "median",
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_type": device.type,
         "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         # Mesa's software rasteriser: its default (one thread per core) here, one thread in each worker
         "worker_render_threads": os.environ.get("LP_NUM_THREADS", "1"),

@@ -23,5 +23,8 @@ timeout 300 $PY -m bench.precision_check --scale paper --batch 50 --length 50 --
 timeout 200 $PY -m bench.finetune_speed --scale paper --device cuda --compile --cuda-graph --precision bf16
 timeout 900 $PY -m bench.packed_runs --scale paper --device cuda --runs 1 2 4 8 --env-steps 2000 --warm-steps 1000 \
     -- --compile --cuda-graph
+$PY -m bench.act_speed --device cuda
+# GPU-hours per paper item from what was just measured (one run per GPU, then 4 packed)
+$PY -m bench.gpu_hours --seeds 3 && $PY -m bench.gpu_hours --seeds 3 --runs-per-gpu 4 --out bench/results/gpu_hours_k4.json
 } 2>&1 | tee "$OUT/gpu_bench.log"
-[ "$(realpath "$OUT")" = "$(realpath bench/results)" ] || cp bench/results/*cuda*.json "$OUT"/
+[ "$(realpath "$OUT")" = "$(realpath bench/results)" ] || cp bench/results/*cuda*.json bench/results/gpu_hours*.* "$OUT"/

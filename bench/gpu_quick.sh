@@ -16,6 +16,7 @@ timeout 120 $PY -m bench.eval_speed --scale paper --episodes 10 --time-limit 400
 timeout 120 $PY -m bench.precision_check --scale paper --batch 50 --length 50 --updates 150 --device cuda
 timeout 240 $PY -m bench.packed_runs --scale paper --device cuda --runs 1 4 --env-steps 1000 --warm-steps 500 \
     -- --cuda-graph
+timeout 60 $PY -m bench.gpu_hours --seeds 3 --runs-per-gpu 4 || timeout 60 $PY -m bench.gpu_hours --seeds 3
 } 2>&1 | tee "$OUT/gpu_quick.log"
 cp bench/results/act_speed_cuda.json bench/results/eval_speed_paper_cuda.json bench/results/precision_paper_cuda.json \
-   bench/results/packed_runs_paper_cuda.json "$OUT"/ 2>/dev/null
+   bench/results/packed_runs_paper_cuda.json bench/results/gpu_hours.json bench/results/gpu_hours.md "$OUT"/ 2>/dev/null
