@@ -27,7 +27,14 @@ from diswm.data.factors import FactorDatasetConfig, load_or_generate
 from diswm.metrics.evaluate import build_encoder, disentanglement_scores, encode_means, encoder_state
 from diswm.scales import SCALE_NAMES, check_scale
 from diswm.training.returns import SPEED_ONLY, ReturnsConfig, evaluate_returns
-from diswm_app.experiments.common import new_experiment, outputs_home, provenance, run_command_line, stage_settings
+from diswm_app.experiments.common import (
+    default_device,
+    new_experiment,
+    outputs_home,
+    provenance,
+    run_command_line,
+    stage_settings,
+)
 
 ex = new_experiment("evaluate")
 
@@ -56,7 +63,7 @@ def config():
     episodes = 0  # > 0: also play this many episodes with a finetuning checkpoint's agent; their returns
     eval_batch = None  # episodes side by side (None: all; speed only)
     eval_workers = False  # each environment in its own process (speed only)
-    device = "cpu"  # where the agent acts (cpu | cuda)
+    device = default_device()  # where the agent acts: cuda when a GPU is visible, else cpu (speed only)
 
 
 for _scale in SCALE_NAMES:
