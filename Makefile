@@ -47,7 +47,7 @@ bench: setup
 	$(PY) -m bench.finetune_speed --scale cpu
 	$(PY) -m bench.metrics_speed
 	$(PY) -m bench.eval_speed --scale cpu --episodes 10 --time-limit 200 --repeats 5
-	$(PY) -m bench.precision_check --scale cpu --batch 16 --length 32 --updates 100
+	$(PY) -m bench.precision_check --scale cpu --batch 16 --length 32 --updates 300
 	$(PY) -m bench.gpu_hours  # paper-item GPU-hours from the GPU measurements kept in bench/results
 
 # On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the

@@ -127,7 +127,10 @@ class EnvWorker:
             raise RuntimeError(f"{self._name} exited (exit code {self._process.poll()})") from None
         if status == "error":  # the worker's error, of its builtin class, naming the worker; its traceback as a note
             kind, message, trace = value
-            error = kind(f"{self._name}: {message}")
+            try:
+                error = kind(f"{self._name}: {message}")
+            except TypeError:  # a builtin error with other arguments (UnicodeDecodeError, ...)
+                error = RuntimeError(f"{self._name}: {kind.__name__}: {message}")
             error.add_note(f"in the worker:\n{trace}")
             raise error
         return value
