@@ -26,13 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from diswm.envs import make_env_from_spec
 from diswm.envs.base import EnvSpec
 
 
 def _serve(connection: Connection, spec: EnvSpec) -> None:
     """A worker's loop: build the environment, then answer ``(method, args)`` until told to close."""
-    from diswm.envs import make_env_from_spec
-
     try:
         env = make_env_from_spec(spec)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
@@ -175,6 +174,13 @@ def start_workers(spec: EnvSpec, count: int) -> list[EnvWorker]:
         for worker in workers:
             worker.close()
         raise
+
+
+def make_envs(spec: EnvSpec, count: int, *, workers: bool) -> list:
+    """``count`` environments of ``spec``: in worker processes (:func:`start_workers`) or in this one."""
+    if workers:
+        return start_workers(spec, count)
+    return [make_env_from_spec(spec) for _ in range(count)]
 
 
 def call_all(envs: list, method: str, args: list[tuple], kwargs: list[dict] | None = None) -> list:

@@ -39,7 +39,7 @@ from diswm.config_io import dataclass_from_dict
 from diswm.data import EpisodeReplay
 from diswm.data.rollout import RandomPolicy, episode_seed, rollout
 from diswm.envs import EnvSpec, make_env_from_spec
-from diswm.envs.workers import start_workers
+from diswm.envs.workers import make_envs
 from diswm.models import RSSM, count_parameters
 from diswm.models.images import image_tensor
 from diswm.scales import FINETUNE
@@ -266,9 +266,7 @@ class Finetuner:
         torch.manual_seed(c.seed)
         self.generator = np.random.default_rng(c.seed)
         self.train_env = make_env_from_spec(c.env)
-        count = c.eval_batch or c.eval_episodes
-        self.eval_envs = start_workers(c.env, count) if c.eval_workers else \
-            [make_env_from_spec(c.env) for _ in range(count)]
+        self.eval_envs = make_envs(c.env, c.eval_batch or c.eval_episodes, workers=c.eval_workers)
         num_actions = self.train_env.action_space.shape[0]
         if c.world_model.rssm.num_actions < num_actions:
             raise ValueError(f"world_model.rssm.num_actions={c.world_model.rssm.num_actions}, but {c.env.task} "

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from diswm.data.rollout import episode_seed
-from diswm.envs import DRAWER_TASK_NAMES, make_env_from_spec
+from diswm.envs import DRAWER_TASK_NAMES
 from diswm.envs.distractors import DISTRACTORS
 from diswm.envs.drawer import TEXTURE_DISTRACTORS
-from diswm.envs.workers import start_workers
+from diswm.envs.workers import make_envs
 from diswm.training.evaluate import POLICY_ACTIONS, evaluate_episodes
 from diswm.training.finetune import EVAL_STREAM, load_agent
 
@@ -57,8 +57,7 @@ def evaluate_returns(config: ReturnsConfig) -> dict[str, Any]:
     if config.colour_set not in sets:
         raise ValueError(f"colour_set={config.colour_set!r}; {run.env.task} has {sets}")
     action = config.action or run.eval_action
-    count = config.batch or config.episodes
-    envs = start_workers(run.env, count) if config.workers else [make_env_from_spec(run.env) for _ in range(count)]
+    envs = make_envs(run.env, config.batch or config.episodes, workers=config.workers)
     try:
         seeds = [episode_seed(config.seed, i, EVAL_STREAM) for i in range(config.episodes)]
         started = time.perf_counter()
