@@ -258,6 +258,7 @@ def test_checkpoint_returns_side_by_side_in_workers_and_through_diswm_evaluate(t
     from sacred.observers import FileStorageObserver
 
     from diswm.training.returns import ReturnsConfig, evaluate_returns
+    from diswm_app.experiments.common import describe
     from diswm_app.experiments.evaluate import ex
 
     run(config(tmp_path / "ft", env_steps=48))
@@ -280,6 +281,8 @@ def test_checkpoint_returns_side_by_side_in_workers_and_through_diswm_evaluate(t
     finally:
         ex.observers.remove(observer)
     assert first.result["returns"] == together["returns"] and second.result == first.result
+    command_line = ["with", "smoke", *(f"{k}={v}" for k, v in updates.items())]
+    assert describe(ex, command_line) == "evaluate returns x3 test cartpole_swingup smoke seed 4"  # its run's name
     info = json.loads((tmp_path / "runs" / str(second._id) / "info.json").read_text())
     assert info["returns_cached"].endswith("returns/test-3x-seed4.json")
     assert [p.name for p in (tmp_path / "ft" / "returns").iterdir()] == ["test-3x-seed4.json"]

@@ -124,8 +124,10 @@ def run_name(experiment: str, config: dict[str, Any]) -> str:
         parts.append(config["image_model"] + (f" β={config['beta']}" if config["image_model"] == "beta_vae" else ""))
     if experiment == "collect" and "policy" in config:
         parts.append(str(config["policy"]))
-    if experiment == "evaluate" and "part" in config:
-        parts.append(str(config["part"]))
+    if experiment == "evaluate" and "part" in config:  # what it scores: the encoder's latents, the agent's returns
+        parts += [str(config["part"])] if config.get("disentanglement", True) else []
+        episodes = config.get("episodes")
+        parts += [f"returns x{episodes} {config.get('colour_set', 'train')}"] if episodes else []
     if "source" in config and "task" in config and experiment == "finetune":
         parts.append(f"{config['source']}→{config['task']}")
     elif "task" in config:
