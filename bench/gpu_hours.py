@@ -3,7 +3,7 @@
 input is named with the file it was measured in, or marked as assumed; every output is an estimate of runs
 that were never made. Writes bench/results/gpu_hours.{json,md}.
 
-    python -m bench.gpu_hours [--seeds 3] [--items fig4 tableA ...] [--runs-per-gpu K]
+    python -m bench.gpu_hours [--seeds 3] [--items fig4 tableA ...] [--runs-per-gpu K] [--assume NAME=VALUE ...]
 
 Per stage: a finetune run or source agent trains for its control steps at the measured loop rate
 (``finetune_speed``, paper scale, CUDA graphs; it includes acting and rendering) and plays its evaluations
@@ -11,7 +11,8 @@ Per stage: a finetune run or source agent trains for its control steps at the me
 (``eval_speed``), or, where that was not measured, at one policy step plus one rendered env step
 (``act_speed``, one at a time: an upper bound). A pretraining run costs its updates at a finetune world-model
 update's time (``train_step``, compiled; assumed). ``--runs-per-gpu K`` divides the finetune and source-agent
-hours by the aggregate speedup that ``packed_runs`` measured for K runs (none: 1).
+hours by the aggregate speedup that ``packed_runs`` measured for K runs (none: 1). ``--assume NAME=VALUE``
+replaces an input by a value of your own (a target, a what-if), marked as assumed in the output.
 """
 
 from __future__ import annotations
@@ -170,8 +171,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--runs-per-gpu", type=int, default=1)
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the GPU measurements are")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpu_hours.json")
+    parser.add_argument("--assume", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="replace an input (e.g. packing_speedup=2.5, a target) by this value")
     args = parser.parse_args(argv)
     inputs = measured_inputs(args.results, args.runs_per_gpu)
+    for assumption in args.assume:
+        name, _, value = assumption.partition("=")
+        if name not in inputs:
+            parser.error(f"--assume {assumption}: expected one of {sorted(inputs)}")
+        inputs[name] = {"value": float(value), "basis": "assumed", "source": "--assume",
+                        "note": f"instead of {inputs[name]['value']:.4g} ({inputs[name]['basis']})"}
     rows = [item_hours(name, args.seeds, inputs) for name in args.items]
     table = markdown(rows, inputs)
     write_json(args.out, {"benchmark": "gpu_hours", "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -71,3 +71,16 @@ def test_packing_needs_a_gpu_measurement_of_it(results):
                   {"runs": 4, "failed": 0, "speedup_over_one": 1.2}]}))
     with pytest.raises(SystemExit, match="no GPU packed_runs"):  # a CPU run says nothing of a GPU
         gpu_hours.measured_inputs(results, 4)
+
+
+def test_an_assumed_input_replaces_a_measured_one_and_says_so(results, tmp_path):
+    out = tmp_path / "hours.json"
+    gpu_hours.main(["--items", "fig4", "--results", str(results), "--out", str(out)])
+    measured = json.loads(out.read_text())["items"][0]
+    gpu_hours.main(["--items", "fig4", "--results", str(results), "--out", str(out), "--assume", "packing_speedup=2.5"])
+    written = json.loads(out.read_text())
+    assert written["items"][0]["hours_per_seed"] == pytest.approx(measured["hours_per_seed"] / 2.5, rel=1e-9)
+    assert written["inputs"]["packing_speedup"] == {"value": 2.5, "basis": "assumed", "source": "--assume",
+                                                    "note": "instead of 1 (assumed)"}
+    with pytest.raises(SystemExit):
+        gpu_hours.main(["--results", str(results), "--out", str(out), "--assume", "speed=9"])
