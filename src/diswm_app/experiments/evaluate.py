@@ -78,26 +78,34 @@ def main(_run, _config, checkpoint, part, seed, cache_dir, out_file, disentangle
     if not disentanglement and episodes < 1:
         raise ValueError("disentanglement=False and episodes=0: nothing to evaluate")
     _run.info.update(provenance())
+    sha256 = file_sha256(checkpoint)
     result = {}
     if disentanglement:
-        result |= _scores(_run, _config, checkpoint, part, seed, cache_dir, out_file)
+        result |= _scores(_run, _config, checkpoint, sha256, part, seed, cache_dir, out_file)
     if episodes:
         returns = ReturnsConfig(checkpoint=checkpoint, episodes=episodes, colour_set=colour_set, seed=seed,
                                 batch=eval_batch, workers=eval_workers, device=device)
-        result |= _returns(_run, returns)
+        result |= _returns(_run, returns, sha256)
     return result
 
 
-def _scores(_run, _config, checkpoint, part, seed, cache_dir, out_file) -> dict:
-    """MIG, DCI and SAP of the checkpoint's encoder (cached per factor set and part)."""
-    factors = stage_settings(FactorDatasetConfig, _config)
-    out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
-    identity = {"checkpoint_sha256": file_sha256(checkpoint), "part": part, "factors": factors.cache_name()}
+def _cached(out: Path, identity: dict, key: str):
+    """``key`` of the JSON file ``out`` if it was written for ``identity``; else None."""
     if out.is_file():
         cached = json.loads(out.read_text())
         if cached.get("identity") == identity:
-            _run.info["cached"] = str(out)
-            return cached["scores"]
+            return cached[key]
+    return None
+
+
+def _scores(_run, _config, checkpoint, sha256, part, seed, cache_dir, out_file) -> dict:
+    """MIG, DCI and SAP of the checkpoint's encoder (cached per factor set and part)."""
+    factors = stage_settings(FactorDatasetConfig, _config)
+    out = Path(out_file or Path(checkpoint).parent / "metrics" / f"{Path(factors.cache_name()).stem}-{part}.json")
+    identity = {"checkpoint_sha256": sha256, "part": part, "factors": factors.cache_name()}
+    if (scores := _cached(out, identity, "scores")) is not None:
+        _run.info["cached"] = str(out)
+        return scores
     dataset = load_or_generate(factors, cache_dir, progress=True)
     codes = encode_means(build_encoder(encoder_state(checkpoint, part)), dataset.images)
     scores = disentanglement_scores(codes, dataset, random_state=seed)
@@ -109,16 +117,14 @@ def _scores(_run, _config, checkpoint, part, seed, cache_dir, out_file) -> dict:
     return scores
 
 
-def _returns(_run, config: ReturnsConfig) -> dict:
+def _returns(_run, config: ReturnsConfig, sha256: str) -> dict:
     """The agent's evaluation returns (cached per checkpoint, episodes, colour set, seed and action)."""
     out = Path(config.checkpoint).parent / "returns" / f"{config.colour_set}-{config.episodes}x-seed{config.seed}.json"
-    identity = {"checkpoint_sha256": file_sha256(config.checkpoint),
+    identity = {"checkpoint_sha256": sha256,
                 **{k: v for k, v in config.__dict__.items() if k not in SPEED_ONLY | {"checkpoint"}}}
-    if out.is_file():
-        cached = json.loads(out.read_text())
-        if cached.get("identity") == identity:
-            _run.info["returns_cached"] = str(out)
-            return cached["returns"]
+    if (cached := _cached(out, identity, "returns")) is not None:
+        _run.info["returns_cached"] = str(out)
+        return cached
     returns = evaluate_returns(config)
     write_json(out, {"identity": identity, "checkpoint": str(config.checkpoint), "returns": returns,
                      "batch": config.batch, "workers": config.workers, "device": config.device})
