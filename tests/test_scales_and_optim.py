@@ -33,11 +33,13 @@ def test_paper_scale_is_the_papers_settings():
     assert nets.encoder_widths == tuple(reversed(nets.decoder_widths))  # the β-VAE decoder mirrors its encoder
 
 
-def test_eta_schedule_keeps_its_share_of_the_budget_at_every_scale():
-    """η decays over, and cross-domain distillation waits for, 10% of the agent steps at every scale."""
-    for scale in SCALE_NAMES:
-        agent_steps = FINETUNE[scale].env_steps // 2  # action repeat 2
-        assert FINETUNE[scale].eta_decay_steps == FINETUNE[scale].eta_delay == agent_steps // 10
+def test_eta_schedule_is_the_papers_from_cpu_scale_on_and_a_budget_share_at_smoke():
+    """η decays over, and cross-domain distillation waits for, the released 50k agent steps at cpu and paper scale
+    (cpu: the paper's first 100k env steps), and 10% of the agent steps at smoke scale."""
+    for scale in ("cpu", "paper"):
+        assert FINETUNE[scale].eta_decay_steps == FINETUNE[scale].eta_delay == 50_000
+    agent_steps = FINETUNE["smoke"].env_steps // 2  # action repeat 2
+    assert FINETUNE["smoke"].eta_decay_steps == FINETUNE["smoke"].eta_delay == agent_steps // 10
 
 
 def test_check_scale_names_the_allowed_values():

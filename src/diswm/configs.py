@@ -23,7 +23,17 @@ from diswm.data.collect import CollectConfig
 from diswm.data.factors import FactorDatasetConfig
 from diswm.envs import ACTION_DIMS, DRAWER_TASK_NAMES, EnvSpec
 from diswm.models import RSSMConfig
-from diswm.scales import COLLECT, EVALUATE, FINETUNE, NETS, PRETRAIN, SOURCE_AGENT, check_scale
+from diswm.scales import (
+    COLLECT,
+    ETA_STEPS,
+    EVALUATE,
+    FINETUNE,
+    NETS,
+    PRETRAIN,
+    SOURCE_AGENT,
+    budget_scaled_eta_steps,
+    check_scale,
+)
 from diswm.training.finetune import FinetuneConfig
 
 #: method -> the values that define it: DisWM and its baselines are settings of one model (paper §4.1).
@@ -70,12 +80,19 @@ def method_values(method: str) -> dict[str, Any]:
 
 def finetune_config(*, scale: str, method: str, task: str, source: str, seed: int = 0, out_dir: str = "",
                     teacher_path: str | None = None, init_from: str | None = None,
-                    device: str = "cpu") -> FinetuneConfig:
+                    device: str = "cpu", eta_steps: str = "paper") -> FinetuneConfig:
     """The online world model and agent of ``method`` on ``task`` (teacher or video model from ``source``) at
-    ``scale``: DisWM stages 2-3 and the baselines (paper §3.3-3.4, Supp. B; released ``configs.yaml``)."""
+    ``scale``: DisWM stages 2-3 and the baselines (paper §3.3-3.4, Supp. B; released ``configs.yaml``).
+    ``eta_steps`` (:data:`~diswm.scales.ETA_STEPS`) sizes η's decay and cross-domain delay: the scale table's
+    (``paper``) or 10% of the budget each (``budget``)."""
     check_scale(scale)
+    if eta_steps not in ETA_STEPS:
+        raise ValueError(f"eta_steps={eta_steps!r} is not allowed; expected one of: {', '.join(ETA_STEPS)}")
     m = method_values(method)
     nets, loop = NETS[scale], FINETUNE[scale]
+    env = EnvSpec(task=task, seed=seed, render_quality=loop.render_quality, time_limit=loop.time_limit)
+    eta_decay_steps, eta_delay = (loop.eta_decay_steps, loop.eta_delay) if eta_steps == "paper" else \
+        (budget_scaled_eta_steps(loop.env_steps, env.action_repeat),) * 2
     drawer = task in DRAWER_TASK_NAMES
     rssm = RSSMConfig(
         stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden,
@@ -90,11 +107,10 @@ def finetune_config(*, scale: str, method: str, task: str, source: str, seed: in
         encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, cnn_depth=nets.cnn_depth,
         rssm=rssm, reward_layers=nets.reward_layers, units=nets.units,
         reward_scale=1.0 if drawer else 2.0,  # released metaworld config 1; dmc2gym / gymnasium 2
-        eta_decay_steps=loop.eta_decay_steps, eta_delay=loop.eta_delay, cross_domain=task in CROSS_DOMAIN_TASKS,
+        eta_decay_steps=eta_decay_steps, eta_delay=eta_delay, cross_domain=task in CROSS_DOMAIN_TASKS,
     )
     behavior = BehaviorConfig(horizon=nets.horizon, actor_layers=nets.actor_layers,
                               critic_layers=nets.critic_layers, units=nets.units)
-    env = EnvSpec(task=task, seed=seed, render_quality=loop.render_quality, time_limit=loop.time_limit)
     return FinetuneConfig(
         env=env, out_dir=out_dir, world_model=world_model, behavior=behavior, teacher_path=teacher_path,
         init_from=init_from, env_steps=loop.env_steps, prefill=loop.prefill, train_every=loop.train_every,

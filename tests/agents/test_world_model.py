@@ -64,18 +64,15 @@ def test_eta_schedules_give_the_documented_values(step, schedule, cross, expecte
     assert paper_eta(step, schedule=schedule, cross_domain=cross, initial_step=2500) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
 @pytest.mark.parametrize("cross", [False, True])
-def test_eta_settings_of_every_scale_distil_for_part_of_its_budget(scale, cross):
-    """The η schedule's decay and cross-domain delay are the same fractions (10% each) of every scale's budget
-    in agent steps, equal to the released 50k at paper scale; every DisWM run distils after its prefill."""
+def test_eta_at_smoke_scale_distils_for_part_of_its_budget(cross):
+    """Smoke scale (plumbing) keeps the released fractions: decay and cross-domain delay 10% of its budget in agent
+    steps each, so that every smoke DisWM run distils after its prefill, cross-domain ones included."""
     from diswm.scales import FINETUNE
 
-    s = FINETUNE[scale]
+    s = FINETUNE["smoke"]
     budget = s.env_steps // 2  # agent steps at action repeat 2
     assert s.eta_decay_steps == s.eta_delay == budget // 10
-    if scale == "paper":
-        assert s.eta_decay_steps == 50_000
     model = WorldModel(small_config(cross_domain=cross, eta_decay_steps=s.eta_decay_steps, eta_delay=s.eta_delay))
     start = s.eta_delay if cross else 0  # distillation starts here
     assert model.distill_weight(start) == pytest.approx(0.1)
@@ -86,6 +83,44 @@ def test_eta_settings_of_every_scale_distil_for_part_of_its_budget(scale, cross)
         assert model.distill_weight(start - 1) == 0.0
     trained = [step for step in range(s.prefill, budget + 1, s.train_every) if model.distill_weight(step) > 0]
     assert len(trained) > 0.5 * (budget - s.prefill) / s.train_every  # η > 0 for most updates
+
+
+@pytest.mark.parametrize("scale", ["cpu", "paper"])
+@pytest.mark.parametrize(
+    ("step", "cross", "expected"),
+    [
+        (0, False, 0.1),
+        (2_500, False, 0.095),  # the end of the prefill: the first update distils at 0.095, as at paper scale
+        (25_000, False, 0.05),
+        (45_000, False, 0.01),  # the floor, reached at 90% of the decay
+        (50_000, False, 0.01),  # = the cpu budget (100k control steps at action repeat 2)
+        (49_999, True, 0.0),  # cross-domain: no distillation for 50k agent steps, i.e. none within a cpu run
+        (50_000, True, 0.1),
+        (75_000, True, 0.05),
+    ],
+)
+def test_eta_at_cpu_scale_is_the_papers_first_100k_env_steps(scale, step, cross, expected):
+    """cpu scale is the paper's recipe over its first 100k env steps: η follows the paper scale's own settings
+    (decay over 50k agent steps from step 0, floor 0.1 x η, cross-domain delay 50k agent steps)."""
+    from diswm.scales import FINETUNE
+
+    s = FINETUNE[scale]
+    assert (s.eta_decay_steps, s.eta_delay) == (50_000, 50_000)
+    model = WorldModel(small_config(cross_domain=cross, eta_decay_steps=s.eta_decay_steps, eta_delay=s.eta_delay))
+    assert model.distill_weight(step) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("scale", "steps"), [("smoke", 20), ("cpu", 5_000), ("paper", 50_000)])
+def test_budget_scaled_eta_is_ten_percent_of_every_budget(scale, steps):
+    """``eta_steps="budget"``: the released fractions at every scale (the cpu scale's setting before issue 24)."""
+    from diswm.configs import finetune_config
+
+    for task in ("walker_walk", "pusher"):
+        config = finetune_config(scale=scale, method="diswm", task=task, source="finger_spin", teacher_path="t.pt",
+                                 eta_steps="budget").world_model
+        assert (config.eta_decay_steps, config.eta_delay) == (steps, steps)
+    with pytest.raises(ValueError, match="eta_steps='fraction' is not allowed; expected one of: paper, budget"):
+        finetune_config(scale=scale, method="diswm", task="walker_walk", source="finger_spin", eta_steps="fraction")
 
 
 def test_eta_settings_are_validated():

@@ -36,7 +36,7 @@ def test_every_method_and_scale_constructs():
     assert (official["eta_schedule"], official["teacher"], official["repeat_mode"], official["actor_dist"],
             official["lambda_order"], official["step_unit"]) == (
         "official", "drifting", "official", "normal", "reversed", "logged")
-    for scale, decay in (("smoke", 20), ("cpu", 5_000), ("paper", 50_000)):  # 10% of each budget in agent steps
+    for scale, decay in (("smoke", 20), ("cpu", 50_000), ("paper", 50_000)):  # smoke: 10% of its budget
         for task, delay in (("walker_walk", decay), ("pusher", decay)):
             eta = resolved("diswm", scale, task=task)
             assert (eta["eta_decay_steps"], eta["eta_delay"], eta["eta_floor"]) == (decay, delay, 0.1)
@@ -154,3 +154,12 @@ def test_a_command_line_run_is_named_records_its_own_source_and_complete_output(
     returns = set(metrics["train_return"]["steps"])
     assert set(metrics["train/model_loss"]["steps"]) <= returns  # losses on the env-step axis of the returns
     assert metrics["train/updates"]["values"][-1] == run["result"]["updates"]
+
+
+def test_eta_budget_scaled_names_the_budget_share_schedule_and_gets_its_own_folder():
+    """``eta_budget_scaled`` sizes η by 10% of the budget (5k agent steps at cpu scale, the setting before the cpu
+    study); it differs from the method's own settings, so its run never shares the default run's folder."""
+    default, scaled = resolved("diswm", "cpu"), resolved("diswm", "cpu", "eta_budget_scaled")
+    assert (default["eta_steps"], default["eta_decay_steps"], default["eta_delay"]) == ("paper", 50_000, 50_000)
+    assert (scaled["eta_steps"], scaled["eta_decay_steps"], scaled["eta_delay"]) == ("budget", 5_000, 5_000)
+    assert default["out_dir"].endswith("seed_0") and "seed_0-" in scaled["out_dir"]

@@ -27,7 +27,7 @@ from diswm.configs import METHODS, as_dict, finetune_config, method_root, method
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
 from diswm.paths import finetune_base_folder, settings_folder, teacher_encoder, video_model_folder
-from diswm.scales import SCALE_NAMES, check_scale
+from diswm.scales import ETA_STEPS, SCALE_NAMES, check_scale
 from diswm.training.finetune import FinetuneConfig, Finetuner
 from diswm_app.experiments.common import (
     bound_gpu_memory,
@@ -42,7 +42,8 @@ from diswm_app.experiments.common import (
 )
 
 #: the config's top-level keys that are not FinetuneConfig fields: what the run is, and where its inputs are
-TOP_LEVEL = ("task", "source", "method", "scale", "videos", "pretrain_seed", "pretrain_beta", "init_pretrained")
+TOP_LEVEL = ("task", "source", "method", "scale", "videos", "pretrain_seed", "pretrain_beta", "init_pretrained",
+             "eta_steps")
 ex = new_experiment("finetune", FinetuneConfig, TOP_LEVEL)
 
 
@@ -64,10 +65,14 @@ def config():
     pretrain_beta = method_values(method)["pretrain_beta"]  # β2 of the teacher's pretraining run (its folder)
     init_pretrained = method_values(method)["init_pretrained"]  # start from the source's conv video model
     device = default_device()  # cuda when a GPU is visible, else cpu (not part of the run's identity)
+    # η's decay and cross-domain delay: paper (the scale's: the released 50k agent steps from cpu scale on) | budget
+    # (10% of the budget each; named config eta_budget_scaled)
+    eta_steps = "paper"
+    check_choice("eta_steps", eta_steps, ETA_STEPS)
     # the settings (diswm.training.finetune.FinetuneConfig) as nested dicts; override one as world_model.eta_max=0.05
     # or by its bare name, eta_max=0.05 (a name under several sections, such as units, sets each)
     _settings = as_dict(finetune_config(scale=scale, method=method, task=task, source=source, seed=seed,
-                                        device=device))
+                                        device=device, eta_steps=eta_steps))
     env = _settings["env"]  # environment: task and seed follow the keys above
     world_model = _settings["world_model"]  # β-VAE or conv image model, RSSM, reward head, distillation
     behavior = _settings["behavior"]  # actor and critic in imagination
@@ -136,6 +141,8 @@ for _scale in SCALE_NAMES:
 OFFICIAL_CODE = {"world_model": {"eta_schedule": "official", "teacher": "drifting"}, "env": {"repeat_mode": "official"},
                  "behavior": {"actor_dist": "normal", "lambda_order": "reversed"}, "step_unit": "logged"}
 ex.add_named_config("official_code", OFFICIAL_CODE)
+# η's decay and cross-domain delay as 10% of the budget (the cpu scale's setting before the cpu study, issue 24)
+ex.add_named_config("eta_budget_scaled", {"eta_steps": "budget"})
 
 
 @ex.main
