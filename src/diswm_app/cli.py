@@ -9,6 +9,7 @@
     diswm figure fig4_learning_curves --scale cpu  # one figure script (its own flags; `--help` lists them)
     diswm figures --scale smoke              # every figure that has data (= make figures)
     diswm envs                               # list tasks and colour sets
+    diswm cpu-study run --hours 2.5          # the cpu-scale study's runs (resumable; status, analyse)
 """
 
 from __future__ import annotations
@@ -148,10 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     envs = commands.add_parser("envs", help="list tasks and colour sets")
     envs.set_defaults(func=_envs)
+
+    for name, (_, help_text) in PASSTHROUGH.items():  # parsed by their own modules (main below)
+        commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+#: subcommands whose arguments, ``-h`` included, go to their own module's ``main(argv)``
+PASSTHROUGH = {
+    "cpu-study": ("diswm_app.experiments.cpu_study",
+                  "the pre-registered cpu-scale study (results/cpu_study/PLAN.md): run | status | analyse"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASSTHROUGH:
+        return int(importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -162,13 +162,21 @@ def describe(experiment: Experiment, argv: list[str]) -> str | None:
     return run_name(experiment.path, config)
 
 
+#: where the file records go instead of ``$DISWM_HOME/runs`` (the cpu study keeps its records in the repository and
+#: its checkpoints outside it)
+RUNS_ENV = "DISWM_RUNS_DIR"
+
+
 def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None) -> None:
-    """File records under ``runs/<experiment>/``; also MongoDB when ``$DISWM_MONGO_URL`` is set.
+    """File records under ``runs/<experiment>/`` (``$DISWM_RUNS_DIR/<experiment>/`` when set); also MongoDB when
+    ``$DISWM_MONGO_URL`` is set.
 
     Called from command-line entry points only, so tests and library callers of ``ex.run`` choose
     their own observers.
     """
-    runs_dir = Path(runs_dir) if runs_dir is not None else outputs_home() / "runs"
+    if runs_dir is None:
+        runs_dir = os.environ.get(RUNS_ENV) or outputs_home() / "runs"
+    runs_dir = Path(runs_dir)
     experiment.observers.clear()  # idempotent: entry points may run several times in one process
     experiment.observers.append(RecordObserver(str(runs_dir / experiment.path)))
     url = os.environ.get(MONGO_ENV)
