@@ -49,11 +49,14 @@ RUN sh /tmp/image_requirements.sh < /tmp/environment.lock > /tmp/requirements.tx
 RUN useradd --create-home --uid 1000 --shell /bin/bash diswm
 WORKDIR /work
 
-# The project itself (src/: the diswm library and the diswm_app command, experiments and figures), kept in
+# The project itself (src/: the diswm library and the diswm command; experiments/ and paper_figures/, installed
+# as diswm_app.experiments and diswm_app.paper_figures by setup.py), kept in
 # /work so that commands run from the repository root (Makefile) work as in a clone. --no-build-isolation
 # builds with the locked setuptools; the in-tree build leftovers are removed.
-COPY --chown=diswm:diswm pyproject.toml README.md Makefile environment.lock ./
+COPY --chown=diswm:diswm pyproject.toml setup.py README.md Makefile environment.lock ./
 COPY --chown=diswm:diswm src ./src
+COPY --chown=diswm:diswm experiments ./experiments
+COPY --chown=diswm:diswm paper_figures ./paper_figures
 RUN pip install --no-deps --no-build-isolation . \
  && rm -rf build src/*.egg-info
 

@@ -12,7 +12,7 @@ export MUJOCO_GL ?= egl
 setup: $(STAMP)
 
 # Reinstalls only when the lock or the package metadata changed; otherwise a no-op.
-$(STAMP): environment.lock pyproject.toml
+$(STAMP): environment.lock pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r environment.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -63,7 +63,7 @@ parity: setup
 		--write-golden tests/golden/official_parity.pt
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src experiments paper_figures tests bench setup.py
 
 # Re-resolve pyproject.toml (+ test extra) from scratch into environment.lock.
 lock:

@@ -2,7 +2,8 @@
 
 Every source file is on a part; every import between two parts is an arrow of the picture and every arrow of
 the picture is an import; no import that the picture forbids ("never") exists; the library (``src/diswm``)
-imports nothing of the application (``src/diswm_app``); and no files or parts import each other in a loop.
+imports nothing of the application (``src/diswm_app`` with ``experiments/`` and ``paper_figures/``, installed as
+``diswm_app.experiments`` and ``diswm_app.paper_figures``); and no files or parts import each other in a loop.
 Imports are read from the source (every ``import`` statement, also inside functions, and
 ``importlib.import_module`` of a literal module prefix), so nothing is run.
 """
@@ -18,15 +19,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURE = json.loads((ROOT / "docs" / "architecture.json").read_text())
-SOURCES = (("src", ROOT / "src"), ("bench", ROOT))  # (folder, where its module names start)
+
+
+def mapped_packages() -> dict[str, str]:
+    """setup.py's MAPPED: package -> the top-level folder it is installed from (read, not run)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "MAPPED" for t in targets):
+                return ast.literal_eval(node.value)
+    raise AssertionError("setup.py defines no MAPPED")
+
+
+# (folder, where its module names start, the package its files are installed under)
+SOURCES = (("src", ROOT / "src", ""), *((folder, ROOT / folder, package) for package, folder in
+                                         mapped_packages().items()), ("bench", ROOT, ""))
 
 
 def module_files() -> dict[str, str]:
-    """Module name -> file path relative to the checkout, for src/ and bench/."""
+    """Module name -> file path relative to the checkout, for src/, the application's folders and bench/."""
     files = {}
-    for folder, base in SOURCES:
+    for folder, base, package in SOURCES:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            parts = list(path.relative_to(base).with_suffix("").parts)
+            parts = [*package.split(".")] * bool(package) + list(path.relative_to(base).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             files[".".join(parts)] = path.relative_to(ROOT).as_posix()
@@ -174,8 +190,8 @@ def test_the_import_reader_sees_what_python_imports():
     """The reader is the test's only eyes: it must see a lazy import inside a function, a relative-free
     ``from package import module`` and an ``import_module`` of an f-string."""
     cli = "src/diswm_app/cli.py"
-    assert "src/diswm_app/experiments/demo.py" in EDGES[cli]  # imported inside _demo
-    assert "src/diswm_app/experiments/__init__.py" in EDGES[cli]  # import_module(f"diswm_app.experiments.{...}")
+    assert "experiments/demo.py" in EDGES[cli]  # imported inside _demo
+    assert "experiments/__init__.py" in EDGES[cli]  # import_module(f"diswm_app.experiments.{...}")
     assert "src/diswm/models/images.py" in EDGES["src/diswm/metrics/evaluate.py"]
 
 
@@ -184,7 +200,8 @@ def test_every_place_the_readme_names_exists():
     defines that name (a class's method inside the class)."""
     import re
 
-    named = re.findall(r"`((?:src|bench)/[\w/]+\.py):([\w.]+)`", (ROOT / "README.md").read_text())
+    named = re.findall(r"`((?:src|bench|experiments|paper_figures)/[\w/]+\.py):([\w.]+)`",
+                       (ROOT / "README.md").read_text())
     assert len(named) >= 25
     for path, name in named:
         tree = ast.parse((ROOT / path).read_text())
@@ -193,3 +210,16 @@ def test_every_place_the_readme_names_exists():
             found = [node for node in scope if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == part]
             assert found, f"README names {path}:{name}, which does not define {part}"
             scope = found[0].body
+
+
+def test_the_top_level_is_the_design_cards():
+    """The design card fixes the top level; the application's experiments and figures sit there and install under
+    the application's namespace only (no generic top-level module names such as ``experiments`` in site-packages)."""
+    for name in ("src", "docker", "experiments", "paper_figures", "tests", "Dockerfile", "Makefile",
+                 "environment.lock", "README.md"):
+        assert (ROOT / name).exists(), name
+    assert not (ROOT / "src" / "diswm_app" / "experiments").exists()
+    assert not (ROOT / "src" / "diswm_app" / "paper_figures").exists()
+    mapped = mapped_packages()
+    assert set(mapped.values()) == {"experiments", "paper_figures"}
+    assert all(package.startswith("diswm_app.") for package in mapped)

@@ -7,7 +7,7 @@ uninterrupted one would. Existing files are validated, never overwritten.
 
 Every manifest has a ``provenance`` block saying what made the videos: ``policy`` ``random`` (this module's
 uniform policy), ``checkpoint`` (a trained agent acting, passed in by the caller) or ``dreamerv2_replay``
-(the replay of a DreamerV2 agent learning the task, the paper's recipe: ``src/diswm_app/experiments/source_agent.py``),
+(the replay of a DreamerV2 agent learning the task, the paper's recipe: ``experiments/source_agent.py``),
 whether the run that made them ``finished``, and its ``frames`` (agent steps stored; every episode also
 stores its reset image, so an episode of ``T`` steps has ``T + 1`` images, its manifest ``frames``).
 """
@@ -100,7 +100,7 @@ def resolve_policy(config: CollectConfig, action_dim: int, policy: Policy | None
         return RandomPolicy(action_dim)
     if policy is None:
         raise ValueError(f"policy='checkpoint' needs the agent's policy passed to collect(config, policy=...), "
-                         f"built from {config.policy_checkpoint} (src/diswm_app/experiments/collect.py does this)")
+                         f"built from {config.policy_checkpoint} (experiments/collect.py does this)")
     return policy
 
 
