@@ -45,7 +45,7 @@ def study_curves(runs_dir: Path) -> dict[tuple[str, int], list[tuple[int, float]
         key = (config["method"], int(config["seed"]), config["source"])
         merged.setdefault(key, {}).update(dict(record["curve"]))
     curves: dict[tuple[str, int], list[tuple[int, float]]] = {}
-    for (arm, seed, source), points in sorted(merged.items(), key=lambda item: item[0][2] == plan.FALLBACK_SOURCE):
+    for (arm, seed, _), points in sorted(merged.items(), key=lambda item: item[0][2] == plan.FALLBACK_SOURCE):
         curves[arm, seed] = sorted(points.items())  # the fallback source's run, sorted last, wins
     return curves
 
@@ -166,10 +166,10 @@ def draw(summary: dict[str, Any], curves: dict[tuple[str, int], list[tuple[int, 
             left.plot(steps, values.mean(axis=0), color=colours[arm], marker=".",
                       label=f"{labels[arm]} ({len(values)} seed{'s' * (len(values) != 1)})")
             left.fill_between(steps, low, high, color=colours[arm], alpha=0.2)
-        scores = [run["primary"] for run in summary["runs"].values() if run["arm"] == arm and run["primary"] is not None]
-        finished = [run["finished"] for run in summary["runs"].values() if run["arm"] == arm and run["primary"] is not None]
-        for score, done in zip(scores, finished, strict=True):
-            right.scatter(index, score, color=colours[arm], marker="o" if done else "x")
+        scored = [run for run in summary["runs"].values() if run["arm"] == arm and run["primary"] is not None]
+        scores = [run["primary"] for run in scored]
+        for run in scored:
+            right.scatter(index, run["primary"], color=colours[arm], marker="o" if run["finished"] else "x")
         if scores:
             right.hlines(np.mean(scores), index - 0.25, index + 0.25, color=colours[arm])
     left.axvline(plan.ENV_STEPS / 2, color="grey", linestyle=":", linewidth=1)
