@@ -205,9 +205,9 @@ def analyse_study(runs_dir: Path, out: Path) -> dict[str, Any]:
     for name, progress in summary["unfinished"].items():
         print(f"[cpu-study] unfinished: {name} ({progress})")
     for name, comparison in summary["comparisons"].items():
-        primary = comparison["primary"]
+        primary, improvement = comparison["primary"], comparison["probability_of_improvement"]["probability"]
         print(f"[cpu-study] {name}: {primary['difference']:+.1f} [{primary['ci_low']:+.1f}, {primary['ci_high']:+.1f}] "
-              f"(primary; finished runs only), P(improvement) {comparison['probability_of_improvement']['probability']:.2f}")
+              f"(primary; finished runs only), P(improvement) {improvement:.2f}")
     print(f"[cpu-study] decision: {summary['decision']}")
     if summary["decision"] == "inconclusive" and tuple(summary["seeds"]) == plan.SEEDS:
         write_json(plan.STUDY_DIR / "extra_seeds.json", {"seeds": list(plan.EXTRA_SEEDS),
