@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diswm.lock import lock_holder
 from diswm_app import REPOSITORY
 from diswm_app.experiments.common import RUNS_ENV
 
@@ -249,7 +250,8 @@ def status_lines(home: Path) -> list[str]:
         state = stage_state(stage, home)
         evals = state["evaluations"]
         last = f", last evaluation {evals[-1]['return_mean']:.1f} at {evals[-1]['env_steps']}" if evals else ""
-        where = "done" if state["done"] else (waits or "ready")
+        holder = lock_holder(resolved(stage, home)["out_dir"])
+        where = "done" if state["done"] else "running" if holder else (waits or "ready")
         lines.append(f"  {stage.name:<24} {where:<28} {state['progress']}{last}")
     return lines
 

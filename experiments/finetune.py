@@ -10,7 +10,7 @@ a random policy's videos). Outputs go to ``checkpoints/finetune/<scale>/<source>
 (``<method>_random`` with ``videos=random``; ``latest.pt``, ``train_eps/``, ``identity.json``); a run whose settings
 differ from its method's at its scale (an η, a β, a budget, ``official_code``) gets ``seed_<seed>-<digest>``, so
 runs with other settings never share a folder. Rerunning the same command resumes; a second process on the same
-folder stops with a message naming the first (``.lock``: pid, host).
+folder stops with a message naming the first (``.lock``, a kernel-held lock: :mod:`diswm.lock`).
 """
 
 from __future__ import annotations

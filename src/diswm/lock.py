@@ -1,15 +1,20 @@
-"""One process per output folder: a lock file naming its owner (pid, host, process start), stale locks taken over.
+"""One process per output folder: an advisory lock held by the kernel (``flock`` on ``<folder>/.lock``), released
+when its holder exits however it exits, with the holder's name written in the file for the message.
 
 Two processes writing one checkpoint folder would each "complete" while the last writer's ``latest.pt`` wins;
-:func:`folder_lock` makes the second one stop with a message naming the first. A lock left by a killed process
-(``kill -9``, a crashed machine) is stale when its owner ran on this host and is no longer alive (or its pid now
-belongs to a later process); a lock from another host cannot be checked from here, so the message says how to
-remove it.
+:func:`folder_lock` makes the second one stop with a message naming the first. The kernel, not a pid record,
+says whether the holder lives, so a lock is never stale: a process killed with ``kill -9``, a container killed
+by its engine, or a machine that went down (on NFS, once its lease ends) leaves nothing to delete by hand, and
+this holds across containers and hosts that share the volume (a pid and hostname mean nothing in the next
+container). The file stays in the folder between runs; the owner written in it is that of the current holder
+(or empty when none holds it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -21,84 +26,67 @@ LOCK_NAME = ".lock"
 
 
 class FolderLockedError(RuntimeError):
-    """Another live process owns the folder."""
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (Linux ``/proc``), to tell a reused pid from the lock's owner."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(owner: dict) -> bool:
-    pid = owner.get("pid")
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    started = owner.get("process_start")
-    return started is None or _process_start(pid) in (None, started)
-
-
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return float("inf")
+    """Another live process holds the folder."""
 
 
 def _owner() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "process_start": _process_start(os.getpid()),
-            "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-def _read(path: Path) -> dict:
+def _describe(handle) -> str:
+    """Who holds the lock, from what it wrote (it may be writing this very moment: then only that it is held)."""
     try:
-        owner = json.loads(path.read_text())
-        return owner if isinstance(owner, dict) else {}
-    except (OSError, ValueError):  # half-written by a process killed between create and write: stale
-        return {}
+        handle.seek(0)
+        owner = json.loads(handle.read() or "{}")
+    except (OSError, ValueError):
+        owner = {}
+    if not isinstance(owner, dict) or "pid" not in owner:
+        return "another process (starting at this moment)"
+    return f"pid {owner['pid']} on host {owner.get('host')} since {owner.get('since')}"
+
+
+def lock_holder(folder: Path | str) -> str | None:
+    """Who holds ``folder``'s lock now (for a status line), or None when nobody does."""
+    path = Path(folder) / LOCK_NAME
+    if not path.is_file():
+        return None
+    with open(path, "r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                return _describe(handle)
+            raise
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 @contextlib.contextmanager
 def folder_lock(folder: Path | str) -> Iterator[Path]:
-    """Hold ``folder/.lock`` for the block (the folder is created); raise :class:`FolderLockedError` if a live
-    process holds it. A stale lock (owner dead on this host, or unreadable) is replaced."""
+    """Hold ``folder/.lock`` for the block (the folder is created); raise :class:`FolderLockedError`, naming the
+    holder, if another process (or another ``folder_lock`` of this one) holds it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    me = _owner()
-    for _ in range(2):  # the second try follows the removal of a stale lock
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = _read(path)
-            if not owner and _age(path) < 5.0:  # being written by a process that has just created it
-                raise FolderLockedError(f"{folder} is being locked by another process at this moment") from None
-            if owner.get("host") not in (None, me["host"]):
-                raise FolderLockedError(
-                    f"{folder} is in use by pid {owner.get('pid')} on host {owner.get('host')} since "
-                    f"{owner.get('since')}; if that run is gone, delete {path}") from None
-            if owner and _alive(owner):
-                raise FolderLockedError(f"{folder} is in use by pid {owner['pid']} (since {owner.get('since')}); "
-                                        "wait for it or stop it") from None
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # stale: its owner died without releasing it
-            continue
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(me, handle)
-        break
-    else:
-        raise FolderLockedError(f"{folder}: another process took {path} at the same moment; try again")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the block: closing it would release the lock
     try:
-        yield path
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise FolderLockedError(f"{folder} is in use by {_describe(handle)}; wait for it or stop it") \
+                    from None
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(_owner()))
+        handle.flush()
+        try:
+            yield path
+        finally:
+            handle.seek(0)
+            handle.truncate()  # nobody holds it now
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
-        if _read(path).get("pid") == me["pid"]:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        handle.close()
