@@ -50,7 +50,7 @@ def lock_holder(folder: Path | str) -> str | None:
     path = Path(folder) / LOCK_NAME
     if not path.is_file():
         return None
-    with open(path, "r") as handle:
+    with open(path) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as error:
