@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from diswm.envs import ACTION_DIMS, TASKS, ColourBox, make_env
 
@@ -30,6 +31,9 @@ def test_every_task_resets_steps_and_renders(env_factory, task):
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert np.isfinite(reward) and not terminated
     assert obs["image"].std() > 0  # not a blank frame
+    for image in (obs["image"], env.reset()[0]["image"]):  # what torch and the replay take as they are
+        assert image.flags["C_CONTIGUOUS"] and min(image.strides) > 0
+        torch.as_tensor(image)
     factors = info["factors"]
     assert factors["colours"].shape == (len(env.colour_names), 3)
     assert factors["qpos"].ndim == 1 and factors["qvel"].ndim == 1

@@ -219,9 +219,11 @@ class DistractedEnv(gym.Env):
         return total, steps, terminated, truncated, discount
 
     def _observation(self) -> dict[str, np.ndarray]:
+        """The image as every consumer expects it, whatever the renderer returned: C-contiguous uint8 with positive
+        strides (gymnasium's MuJoCo renderer returns a flipped view, which torch cannot take)."""
         image = self._render_image() if self.render_images else np.zeros(self.observation_space["image"].shape,
                                                                            np.uint8)
-        return {"image": image, **self._extra_observations()}
+        return {"image": np.ascontiguousarray(image, dtype=np.uint8), **self._extra_observations()}
 
     def _info(self, env_steps: int, discount: float) -> dict[str, Any]:
         qpos, qvel = self._physics_state()
