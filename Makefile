@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= smoke
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test test-fast demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps check-omniboard
+.PHONY: setup test test-fast demo data figures ship-results bench bench-gpu parity lint lock clean-venv omniboard check-docker-deps check-omniboard image image-lock check-image check-compose
 
 setup: $(STAMP)
 
@@ -63,7 +63,7 @@ parity: setup
 		--write-golden tests/golden/official_parity.pt
 
 lint: setup
-	$(VENV)/bin/ruff check src experiments paper_figures tests bench setup.py
+	$(VENV)/bin/ruff check src experiments paper_figures tests bench docker setup.py
 
 # Re-resolve pyproject.toml (+ test extra) from scratch into environment.lock.
 lock:
@@ -100,3 +100,19 @@ check-docker-deps: setup
 		n = sum(p['metadata']['name'].startswith('nvidia-') for p in r); \
 		print(f'image requirements resolve: {len(r)} packages, torch {t}, {n} nvidia-* CUDA packages'); \
 		assert t == ['2.13.0'] and n > 0"
+
+# The image lock: every package of the image with its sha256 (PyPI's files), from environment.lock with the CUDA
+# build of torch; the Dockerfile installs it with --require-hashes (docker/image_lock.py).
+image-lock: setup
+	$(PY) docker/image_lock.py > docker/image.lock.new
+	mv docker/image.lock.new docker/image.lock
+
+# The image, with docker or else podman (docker/image.sh; the base from Debian's archive where no registry answers).
+IMAGE ?= diswm:latest
+image:
+	docker/image.sh build $(IMAGE)
+
+# Build the image, then use it as a user would (tests/container/check_image.py): smoke tables of DMC, Pusher and
+# DrawerWorld, a killed container resumed, two containers on one cell, figures, bad input. results/image_check/.
+check-image: setup
+	$(PY) -m tests.container.check_image --image $(IMAGE)

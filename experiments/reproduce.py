@@ -115,10 +115,14 @@ def run_stage(stage: str, argv: list[str]) -> int:
     return importlib.import_module(f"diswm_app.experiments.{stage}").run_cli(argv)
 
 
+class StageFailed(RuntimeError):
+    """A stage exited non-zero (its own error line came before): reproduce stops, and rerunning resumes."""
+
+
 def _check(results: list[tuple[Stage, int]]) -> None:
     failed = [f"`diswm {stage} {' '.join(argv)}`" for (stage, argv), code in results if code != 0]
     if failed:
-        raise RuntimeError(f"{', '.join(failed)} failed; rerun reproduce to resume")
+        raise StageFailed(f"{', '.join(failed)} failed; rerun reproduce to resume")
 
 
 def launch_local(levels: list[list[Stage]], label: str) -> None:
@@ -321,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--address needs --launcher ray")
         if args.runs_per_gpu > 1 and args.launcher != "ray":
             parser.error("--runs-per-gpu needs --launcher ray")
-        run_item(item, args.scale, args.seeds, runs_dir, args.launcher, args.videos, **options)
+        try:
+            run_item(item, args.scale, args.seeds, runs_dir, args.launcher, args.videos, **options)
+        except StageFailed as failed:  # the stage said why; one more line says what to do
+            print(f"[reproduce] {failed}", file=sys.stderr)
+            return 1
     # the table always has every cell of the item (those not run yet say so): a run of a subset never
     # rewrites it with fewer rows
     for path in aggregate(full_item, args.scale, args.seeds, runs_dir, outputs_home() / "results", args.videos):

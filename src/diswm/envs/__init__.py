@@ -3,13 +3,21 @@ DrawerWorld (table-top textures).
 
 ``MUJOCO_GL`` defaults to ``egl`` (headless) here, before dm_control or gymnasium's MuJoCo envs are
 imported; set it yourself (e.g. ``osmesa``, ``glfw``) to override.
+
+Where ``triton`` is installed (it comes with CUDA builds of torch), it is imported here, before any GL context
+exists: importing it after Mesa's EGL has made one crashes the process (triton's bundled LLVM against that of
+Mesa's llvmpipe, the renderer of a CPU host), and torch imports it lazily, inside the first update that fuses or
+compiles an op. Loaded first, both coexist (tested in the CUDA image on a CPU host, ``make check-image``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+if importlib.util.find_spec("triton") is not None:  # CUDA torch: load triton's LLVM before Mesa's
+    import triton  # noqa: E402, F401
 
 from diswm.envs.base import REPEAT_MODES, DistractedEnv, EnvSpec  # noqa: E402
 from diswm.envs.distractors import COLOUR_SET_BASES, DISTRACTORS, ColourBox  # noqa: E402
