@@ -17,6 +17,35 @@ def test_help_lists_the_commands(capsys):
         assert command in out
 
 
+def listed_commands(help_text: str) -> list[str]:
+    """The subcommands ``diswm --help`` lists (its positional-arguments section)."""
+    import re
+
+    section = help_text.split("positional arguments:", 1)[1].split("\noptions:", 1)[0]
+    return re.findall(r"^    (\S+)", section, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_every_listed_subcommand_answers_help_with_its_own_usage(flag, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    commands = listed_commands(capsys.readouterr().out)
+    assert {"finetune", "reproduce", "figure", "figures", "records", "cpu-study", "envs"} <= set(commands)
+    for command in commands:
+        try:
+            code = main([command, flag])
+        except SystemExit as stop:  # argparse's help exits 0
+            code = stop.code
+        out, err = capsys.readouterr()
+        assert code in (0, None), (command, err)
+        assert out.startswith(f"usage: diswm {command}"), (command, out[:200], err[-300:])
+    for nested in (["figure", "fig4_learning_curves", flag], ["records", "import", flag], ["cpu-study", "run", flag]):
+        with pytest.raises(SystemExit) as stopped:
+            main(nested)
+        assert stopped.value.code == 0 and capsys.readouterr().out.startswith(f"usage: diswm {' '.join(nested[:2])}")
+
+
 def test_envs_lists_tasks_and_colour_sets(capsys):
     assert main(["envs"]) == 0
     out = capsys.readouterr().out

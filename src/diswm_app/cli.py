@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -31,10 +32,38 @@ STAGES = {
 
 
 def _stage(module: str):
-    def run(args: argparse.Namespace) -> int:
-        return importlib.import_module(f"diswm_app.experiments.{module}").run_cli(args.sacred_args)
+    def run(argv: list[str]) -> int:  # Sacred reads the arguments; -h and --help: the stage's own usage
+        experiment = importlib.import_module(f"diswm_app.experiments.{module}")
+        if argv[:1] in (["-h"], ["--help"]):
+            print(stage_usage(module, experiment))
+            return 0
+        return experiment.run_cli(argv)
 
     return run
+
+
+def stage_usage(name: str, module) -> str:
+    """What ``diswm <stage> --help`` prints: the stage's docstring, its named configurations and Sacred's commands."""
+    ex = module.ex
+    return "\n".join([
+        f"usage: diswm {name} [COMMAND] with [NAMED_CONFIG ...] [key=value ...] [Sacred options]", "",
+        (module.__doc__ or "").strip(), "",
+        "named configurations: " + ", ".join(sorted(ex.named_configs)),
+        "commands: " + ", ".join(sorted(ex.commands)) + f" (default {ex.default_command}); e.g. "
+        f"`diswm {name} print_config with smoke` shows every setting without running",
+        "values: any setting by its path or its bare name (`eta_max=0.05`); Sacred's options: -d (traceback), "
+        "-n NAME, -F DIR, -m URL",
+    ])
+
+
+@contextlib.contextmanager
+def _program(name: str):
+    """argparse names a script after ``sys.argv[0]``: the figure scripts' usage says ``diswm figure NAME``."""
+    previous, sys.argv[0] = sys.argv[0], name
+    try:
+        yield
+    finally:
+        sys.argv[0] = previous
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -55,12 +84,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.out)
 
 
-def _figure(args: argparse.Namespace) -> int:
+def _figure(argv: list[str]) -> int:
     from diswm_app.paper_figures.make_all import FIGURES
 
+    parser = argparse.ArgumentParser(prog="diswm figure", description="One paper figure from your records and "
+                                     "checkpoints; `diswm figure NAME --help` gives the script's own flags.")
+    parser.add_argument("name", choices=sorted(FIGURES), metavar="NAME", help=", ".join(sorted(FIGURES)))
+    parser.add_argument("figure_args", nargs=argparse.REMAINDER, help="the script's flags, e.g. --scale cpu")
+    args = parser.parse_args(argv)
     module = importlib.import_module(f"diswm_app.paper_figures.{args.name}")
     try:
-        paths = module.main(args.figure_args)
+        with _program(f"diswm figure {args.name}"):
+            paths = module.main(args.figure_args)
     except FileNotFoundError as missing:
         scale = argparse.ArgumentParser(add_help=False)
         scale.add_argument("--scale", default="<scale>")
@@ -71,23 +106,35 @@ def _figure(args: argparse.Namespace) -> int:
     return 0
 
 
-def _figures(args: argparse.Namespace) -> int:
+def _figures(argv: list[str]) -> int:
     from diswm_app.paper_figures.make_all import main as make_all
 
-    make_all(args.figures_args)
+    with _program("diswm figures"):
+        make_all(argv)
     return 0
 
 
-def _reproduce(args: argparse.Namespace) -> int:
+def _reproduce(argv: list[str]) -> int:
     from diswm_app.experiments.reproduce import main as reproduce_main
 
-    return reproduce_main(args.reproduce_args)
+    return reproduce_main(argv)
 
 
-def _records(args: argparse.Namespace) -> int:
+def _records(argv: list[str]) -> int:
     from diswm_app.experiments.records import main as records_main
 
+    parser = argparse.ArgumentParser(prog="diswm records", description="Run records: `diswm records import "
+                                     "RUNS_DIR --mongo URL` copies Sacred file records into MongoDB.")
+    parser.add_argument("action", choices=("import",))
+    parser.add_argument("records_args", nargs=argparse.REMAINDER, help="RUNS_DIR --mongo URL (see import --help)")
+    args = parser.parse_args(argv)
     return records_main(args.records_args)
+
+
+def _cpu_study(argv: list[str]) -> int:
+    from diswm_app.experiments.cpu_study import main as cpu_study_main
+
+    return cpu_study_main(argv)
 
 
 def _envs(args: argparse.Namespace) -> int:
@@ -106,10 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for stage, help_text in STAGES.items():
-        parser_ = commands.add_parser(stage, help=f"Sacred experiment `{stage}`: {help_text}")
-        parser_.add_argument("sacred_args", nargs=argparse.REMAINDER, help="Sacred arguments, e.g. `with smoke`")
-        parser_.set_defaults(func=_stage(stage))
+    for name, (_, help_text) in PASSTHROUGH.items():  # each parses its own arguments, -h included (main)
+        commands.add_parser(name, help=help_text, add_help=False)
 
     data = commands.add_parser("data", help="the distracting-video datasets of all source tasks")
     data.add_argument("--scale", default="smoke", choices=SCALE_NAMES)
@@ -125,47 +170,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo", help="output folder")
     demo.set_defaults(func=_demo)
 
-    from diswm_app.paper_figures.make_all import FIGURES
-
-    figure = commands.add_parser("figure", help="one paper figure from your records and checkpoints", add_help=False)
-    figure.add_argument("name", choices=sorted(FIGURES), metavar="NAME", help=", ".join(sorted(FIGURES)))
-    figure.add_argument("figure_args", nargs=argparse.REMAINDER, help="the script's flags, e.g. --scale cpu")
-    figure.set_defaults(func=_figure)
-
-    figures = commands.add_parser("figures", help="every figure that has data (own runs, else the shipped ones)",
-                                  add_help=False)
-    figures.add_argument("figures_args", nargs=argparse.REMAINDER, help="--scale S --out DIR")
-    figures.set_defaults(func=_figures)
-
-    reproduce = commands.add_parser("reproduce", help="every run of a paper table or figure, then its table",
-                                    add_help=False)
-    reproduce.add_argument("reproduce_args", nargs=argparse.REMAINDER, help="ITEM --scale S --seeds N (see -h)")
-    reproduce.set_defaults(func=_reproduce)
-
-    records = commands.add_parser("records", help="`records import RUNS_DIR --mongo URL`: FileStorage runs -> MongoDB")
-    records.add_argument("action", choices=("import",))
-    records.add_argument("records_args", nargs=argparse.REMAINDER)
-    records.set_defaults(func=_records)
-
     envs = commands.add_parser("envs", help="list tasks and colour sets")
     envs.set_defaults(func=_envs)
-
-    for name, (_, help_text) in PASSTHROUGH.items():  # parsed by their own modules (main below)
-        commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-#: subcommands whose arguments, ``-h`` included, go to their own module's ``main(argv)``
+#: subcommands that parse their own arguments, ``-h`` and ``--help`` included: name -> (run(argv), help)
 PASSTHROUGH = {
-    "cpu-study": ("diswm_app.experiments.cpu_study",
-                  "the pre-registered cpu-scale study (results/cpu_study/PLAN.md): run | status | analyse"),
+    **{stage: (_stage(stage), f"Sacred experiment `{stage}`: {help_text} (`with ...`; -h: Sacred's usage)")
+       for stage, help_text in STAGES.items()},
+    "figure": (_figure, "one paper figure from your records and checkpoints"),
+    "figures": (_figures, "every figure that has data (own runs, else the shipped ones)"),
+    "reproduce": (_reproduce, "every run of a paper table or figure, then its table"),
+    "records": (_records, "`records import RUNS_DIR --mongo URL`: FileStorage runs -> MongoDB"),
+    "cpu-study": (_cpu_study, "the pre-registered cpu-scale study (results/cpu_study/PLAN.md): run | status | analyse"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PASSTHROUGH:
-        return int(importlib.import_module(PASSTHROUGH[argv[0]][0]).main(argv[1:]))
+        return int(PASSTHROUGH[argv[0]][0](argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
