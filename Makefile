@@ -116,3 +116,9 @@ image:
 # DrawerWorld, a killed container resumed, two containers on one cell, figures, bad input. results/image_check/.
 check-image: setup
 	$(PY) -m tests.container.check_image --image $(IMAGE)
+
+# docker/compose.yaml brought up with a real engine (docker compose, or podman-compose): Omniboard built from its
+# Dockerfile, a reproduce container recording into MongoDB (the wire double, docker/compose.check.yaml), then
+# headless Chromium lists its runs (tests/container/check_compose.py). results/compose_check/.
+check-compose: setup
+	$(PY) -m tests.container.check_compose

@@ -3,6 +3,7 @@
 #   docker/image.sh engine         # print the engine command (for scripts: $(docker/image.sh engine) run ...)
 #   docker/image.sh base           # make sure the base image exists (see below)
 #   docker/image.sh build [TAG]    # build the image (default diswm:latest) from this checkout
+#   docker/image.sh omniboard      # build Omniboard's image (diswm-omniboard:2.16.1, docker/omniboard.Dockerfile)
 # Base: debian:bookworm-slim from the engine's registry; where none can be reached (as on CI here), it is built
 # from Debian's archive with mmdebstrap and imported under that name, and the script says so.
 # Build secret pip_cert: $PIP_CERT (a CA bundle, for builds behind a TLS-inspecting proxy) when it is set.
@@ -41,22 +42,32 @@ base() {
     rm -f "$tar"
 }
 
+build_options() {
+    if [ -n "${PIP_CERT:-}" ] && [ -s "$PIP_CERT" ]; then
+        echo "--secret id=pip_cert,src=$PIP_CERT"
+    fi
+    [ "$ENGINE" = podman ] && echo "--network host"  # apt, pip and npm reach their registries as the host does
+    return 0
+}
+
 build() {
     local tag=${1:-diswm:latest}
     base
-    local secret=()
-    if [ -n "${PIP_CERT:-}" ] && [ -s "$PIP_CERT" ]; then
-        secret=(--secret "id=pip_cert,src=$PIP_CERT")
-    fi
-    local network=()
-    [ "$ENGINE" = podman ] && network=(--network host)  # apt and pip reach their registries as the host does
-    $ENGINE build "${network[@]}" "${secret[@]}" --build-arg "GIT_COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+    # shellcheck disable=SC2046
+    $ENGINE build $(build_options) --build-arg "GIT_COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
         -t "$tag" -f Dockerfile .
+}
+
+omniboard() {
+    base
+    # shellcheck disable=SC2046
+    $ENGINE build $(build_options) -t diswm-omniboard:2.16.1 -f docker/omniboard.Dockerfile docker
 }
 
 case "${1:-build}" in
     engine) echo "$ENGINE" ;;
     base) base ;;
     build) shift || true; build "$@" ;;
-    *) echo "usage: docker/image.sh engine|base|build [TAG]" >&2; exit 2 ;;
+    omniboard) omniboard ;;
+    *) echo "usage: docker/image.sh engine|base|build [TAG]|omniboard" >&2; exit 2 ;;
 esac

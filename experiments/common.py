@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
@@ -167,6 +168,24 @@ def describe(experiment: Experiment, argv: list[str]) -> str | None:
 RUNS_ENV = "DISWM_RUNS_DIR"
 
 
+def records_dir() -> Path:
+    """Where the command line's file records go: ``$DISWM_RUNS_DIR``, else ``$DISWM_HOME/runs``."""
+    return Path(os.environ.get(RUNS_ENV) or outputs_home() / "runs")
+
+
+def completed_record(experiment: str, out_dir: str) -> Path | None:
+    """A COMPLETED file record of ``experiment`` whose ``out_dir`` is ``out_dir`` (None: there is none)."""
+    for folder in sorted((records_dir() / experiment).glob("[0-9]*")):
+        try:
+            status = json.loads((folder / "run.json").read_text()).get("status")
+            config = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if status == "COMPLETED" and str(config.get("out_dir")) == str(out_dir):
+            return folder
+    return None
+
+
 def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None) -> None:
     """File records under ``runs/<experiment>/`` (``$DISWM_RUNS_DIR/<experiment>/`` when set); also MongoDB when
     ``$DISWM_MONGO_URL`` is set.
@@ -174,9 +193,7 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
     Called from command-line entry points only, so tests and library callers of ``ex.run`` choose
     their own observers.
     """
-    if runs_dir is None:
-        runs_dir = os.environ.get(RUNS_ENV) or outputs_home() / "runs"
-    runs_dir = Path(runs_dir)
+    runs_dir = records_dir() if runs_dir is None else Path(runs_dir)
     experiment.observers.clear()  # idempotent: entry points may run several times in one process
     experiment.observers.append(RecordObserver(str(runs_dir / experiment.path)))
     url = os.environ.get(MONGO_ENV)
@@ -184,12 +201,22 @@ def attach_observers(experiment: Experiment, runs_dir: Path | str | None = None)
         experiment.observers.append(mongo_observer(url))
 
 
-def run_command_line(experiment: Experiment, argv: list[str]) -> int:
+def run_command_line(experiment: Experiment, argv: list[str],
+                     finished: Callable[[dict[str, Any]], str | None] | None = None) -> int:
     """Run ``experiment`` from command-line arguments (``with ...``) with observers; return an exit code.
+
+    ``finished(config)`` says why the run's work is already done (its checkpoint complete, for these settings), or
+    None; when it is done and a COMPLETED record of it exists, nothing runs and no new record is written (one line
+    says so), so rerunning finished work never adds empty runs to Omniboard.
 
     SIGTERM (what ``timeout``, Ray and Docker send) is handled like Ctrl-C: the run's record is marked
     INTERRUPTED instead of staying RUNNING, and the stages' checkpoints, written atomically, stay consistent.
     """
+    if finished is not None and (not argv or argv[0] in ("with", experiment.default_command)):
+        reason = already_done(experiment, argv, finished)
+        if reason:
+            print(f"[{experiment.path}] {reason}: nothing to do, no new run record")
+            return 0
     attach_observers(experiment)
     name = describe(experiment, argv) if not any(a in ("-n", "--name") or a.startswith("--name=") for a in argv) \
         else None
@@ -199,6 +226,20 @@ def run_command_line(experiment: Experiment, argv: list[str]) -> int:
     finally:  # leave no observer behind on the module-level experiment (later runs in this process choose theirs)
         experiment.observers.clear()
     return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+def already_done(experiment: Experiment, argv: list[str], finished: Callable[[dict[str, Any]], str | None]
+                 ) -> str | None:
+    """``finished``'s reason for the run ``argv`` starts, when a COMPLETED record of that run also exists; None
+    when either is missing, or the config does not resolve (the run itself then reports why)."""
+    try:
+        config = resolve_config(experiment, [a for a in argv if a != experiment.default_command])
+        reason = finished(config)
+    except Exception:  # noqa: BLE001 - a bad value or a damaged file: the run reports it in its own way
+        return None
+    if reason and completed_record(experiment.path, config["out_dir"]) is not None:
+        return reason
+    return None
 
 
 #: set by ``reproduce --launcher ray --runs-per-gpu K`` in each stage's worker: the fraction of the GPU's memory
@@ -302,10 +343,16 @@ def sigterm_as_interrupt():
 
 
 def mongo_observer(url: str):
-    """A MongoObserver for ``mongodb://host:port/<db>`` (database ``sacred`` when the URL names none)."""
+    """A MongoObserver for ``mongodb://host:port/<db>`` (database ``sacred`` when the URL names none), with our
+    Omniboard columns installed in that database (as ``diswm records import`` does), so that runs recorded live show
+    method, source, task, scale, seed and the last evaluation return in Omniboard's runs list."""
     from sacred.observers import MongoObserver
 
-    return MongoObserver(url=url, db_name=mongo_db_name(url))
+    from diswm_app.experiments.omniboard import install_columns
+
+    observer = MongoObserver(url=url, db_name=mongo_db_name(url))
+    install_columns(observer.runs.database)
+    return observer
 
 
 def mongo_db_name(url: str) -> str:

@@ -16,13 +16,14 @@ folder stops with a message naming the first (``.lock``, a kernel-held lock: :mo
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from sacred.initialize import create_run
 
 from diswm.atomic import write_json
-from diswm.checkpoint import file_sha256
+from diswm.checkpoint import config_differences, file_sha256, load_checkpoint
 from diswm.configs import METHODS, as_dict, finetune_config, method_root, method_values
 from diswm.envs import TASKS
 from diswm.lock import folder_lock
@@ -37,6 +38,7 @@ from diswm_app.experiments.common import (
     new_experiment,
     provenance,
     run_command_line,
+    run_name,
     settings_differences,
     stage_settings,
 )
@@ -195,9 +197,27 @@ def main(_run, _config, out_dir, teacher_path, init_from):
                if history and "success_rate" in history[-1] else {})}
 
 
+def finished(config: dict[str, Any]) -> str | None:
+    """Why the run of ``config`` has nothing left to do: its ``latest.pt`` is of these settings and at the end of
+    its budget (or stopped early); None otherwise."""
+    path = Path(config["out_dir"]) / "latest.pt"
+    if not path.is_file():
+        return None
+    settings = stage_settings(FinetuneConfig, config)
+    state = load_checkpoint(path)
+    progress = state["progress"]
+    if config_differences(state["config"], asdict(settings)):
+        return None
+    if settings.steps(progress["env_steps"], progress["agent_steps"]) < settings.env_steps \
+            and not progress.get("stopped_early"):
+        return None
+    return f"{run_name('finetune', config)} finished already ({path})"
+
+
 def run_cli(argv: list[str]) -> int:
-    """Run from a command line (``argv`` without the program name), with observers attached."""
-    return run_command_line(ex, argv)
+    """Run from a command line (``argv`` without the program name), with observers attached; finished work is
+    not run again."""
+    return run_command_line(ex, argv, finished)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ that is not the one asked for is refused with one line, before anything is writt
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from diswm.agents.video_model import PretrainConfig
-from diswm.checkpoint import file_sha256
+from diswm.checkpoint import config_differences, file_sha256, load_checkpoint
 from diswm.configs import as_dict, pretrain_config
 from diswm.data.collect import MANIFEST, check_video_dataset, manifest_provenance
 from diswm.envs import TASKS
@@ -40,6 +42,7 @@ from diswm_app.experiments.common import (
     new_experiment,
     provenance,
     run_command_line,
+    run_name,
     stage_settings,
 )
 from diswm_app.paper_figures.video import save_prediction
@@ -140,9 +143,23 @@ def main(_run, _config, task, scale, videos, video_seed, colour_schedule, data_d
     return {"updates": result["updates"], "encoder": checkpoints["encoder"], **result["metrics"]}
 
 
+def finished(config: dict[str, Any]) -> str | None:
+    """Why the pretraining of ``config`` has nothing left to do: its ``latest.pt`` is of these settings and videos,
+    at the last update, with ``encoder.pt`` written; None otherwise."""
+    out, manifest = Path(config["out_dir"]), Path(config["data_dir"]) / MANIFEST
+    if not (out / "latest.pt").is_file() or not (out / "encoder.pt").is_file() or not manifest.is_file():
+        return None
+    settings = stage_settings(PretrainConfig, config, dataset_sha256=file_sha256(manifest))
+    state = load_checkpoint(out / "latest.pt")
+    if state["updates"] < settings.updates or config_differences(state["config"], asdict(settings)):
+        return None
+    return f"{run_name('pretrain', config)} finished already ({out / 'latest.pt'})"
+
+
 def run_cli(argv: list[str]) -> int:
-    """Run from a command line (``argv`` without the program name), with observers attached."""
-    return run_command_line(ex, argv)
+    """Run from a command line (``argv`` without the program name), with observers attached; finished work is
+    not run again."""
+    return run_command_line(ex, argv, finished)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ from diswm_app.experiments.common import (
     outputs_home,
     provenance,
     run_command_line,
+    run_name,
     stage_settings,
 )
 
@@ -296,9 +297,22 @@ def main(_run, _config, task, seed, frames, target_return, colour_schedule, stop
         return summary(manifest, dataset, newly_run=True)
 
 
+def finished(config: dict[str, Any]) -> str | None:
+    """Why the source agent of ``config`` has nothing left to do: its dataset's manifest says finished and still
+    checks out (:func:`revalidate`: files, settings, checkpoint hash); None otherwise."""
+    manifest = Path(config["dataset_dir"]) / MANIFEST
+    if not says_finished(manifest):
+        return None
+    settings = agent_settings(config)
+    identity = identity_of(settings, config["task"], config["seed"], config["frames"], config["target_return"])
+    revalidate(Path(config["dataset_dir"]), identity, config["out_dir"], config["task"], config["colour_schedule"])
+    return f"{run_name('source_agent', config)} finished already (videos {config['dataset_dir']})"
+
+
 def run_cli(argv: list[str]) -> int:
-    """Run from a command line (``argv`` without the program name), with observers attached."""
-    return run_command_line(ex, argv)
+    """Run from a command line (``argv`` without the program name), with observers attached; finished work is
+    not run again (its videos re-validated)."""
+    return run_command_line(ex, argv, finished)
 
 
 if __name__ == "__main__":

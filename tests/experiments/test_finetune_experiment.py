@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,24 @@ def test_eta_budget_scaled_names_the_budget_share_schedule_and_gets_its_own_fold
     assert (default["eta_steps"], default["eta_decay_steps"], default["eta_delay"]) == ("paper", 50_000, 50_000)
     assert (scaled["eta_steps"], scaled["eta_decay_steps"], scaled["eta_delay"]) == ("budget", 5_000, 5_000)
     assert default["out_dir"].endswith("seed_0") and "seed_0-" in scaled["out_dir"]
+
+
+@pytest.mark.slow
+def test_rerunning_finished_work_writes_no_new_record(tmp_path, monkeypatch, capsys):
+    """One record per run: a finished run found again prints one line and adds nothing to the records (Omniboard
+    would list an empty COMPLETED run); without its COMPLETED record (lost), the rerun writes one."""
+    from diswm_app.experiments.finetune import run_cli
+
+    monkeypatch.setenv("DISWM_HOME", str(tmp_path))
+    argv = ["with", "dreamerv2", "smoke", "task=cartpole_swingup", *(f"{k}={v}" for k, v in TINY.items())]
+    assert run_cli(argv) == 0
+    records = tmp_path / "runs" / "finetune"
+    capsys.readouterr()
+    assert run_cli(argv) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in records.glob("[0-9]*")) == ["1"]
+    assert "finished already" in out and "nothing to do, no new run record" in out
+    shutil.rmtree(records / "1")
+    assert run_cli(argv) == 0  # the finished checkpoint, but no record of it: one is written
+    assert sorted(p.name for p in records.glob("[0-9]*")) == ["1"]
+    assert json.loads((records / "1" / "run.json").read_text())["status"] == "COMPLETED"

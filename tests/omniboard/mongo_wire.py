@@ -224,7 +224,7 @@ class MongoWire:
     """The server: ``start()`` then ``stop()``, once each (or ``with``), ``port``, ``url(db)``, and what it saw
     (``commands``: a Counter of command names; ``unknown``: commands it could not answer)."""
 
-    def __init__(self, port: int = 0, client: mongomock.MongoClient | None = None) -> None:
+    def __init__(self, port: int = 0, client: mongomock.MongoClient | None = None, host: str = "127.0.0.1") -> None:
         self.client = client if client is not None else mongomock.MongoClient()
         self.commands: Counter[str] = Counter()
         self.unknown: list[str] = []
@@ -233,7 +233,7 @@ class MongoWire:
         self._cursor_ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
         self._sockets: set[socket.socket] = set()
-        self._server = _TCPServer(("127.0.0.1", port), _Handler)
+        self._server = _TCPServer((host, port), _Handler)  # loopback, except inside a container (check-compose)
         self._server.wire = self
         self._thread: threading.Thread | None = None
         self._handlers: dict[str, Callable[[str, dict], dict]] = {
@@ -662,11 +662,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.omniboard.mongo_wire", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=27017, help="0: a free port (printed)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (0.0.0.0 only inside a container's own network, as check-compose does)")
     parser.add_argument("--verbose", action="store_true", help="log every command")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="[mongo_wire] %(message)s")
-    server = MongoWire(args.port).start()
+    server = MongoWire(args.port, host=args.host).start()
     print(f"mongo_wire listening on {server.url('')}", flush=True)
     try:
         threading.Event().wait()

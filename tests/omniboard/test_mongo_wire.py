@@ -142,3 +142,18 @@ def test_install_columns_and_omniboard_metric_column_pipeline(db):
         {"$sort": {"_id": 1}},
     ]
     assert [(r["_id"], r["eval_return_last"]) for r in db.runs.aggregate(pipeline)] == [(1, 2.5), (2, None)]
+
+
+def test_a_live_mongo_observer_installs_our_omniboard_columns():
+    """Runs recorded straight into MongoDB ($DISWM_MONGO_URL, as in compose) get the same Omniboard columns as
+    imported ones."""
+    from diswm_app.experiments.common import mongo_observer
+    from diswm_app.experiments.omniboard import CONFIG_COLUMNS, METRIC_COLUMNS_SPEC
+
+    wire = MongoWire().start()
+    try:
+        database = mongo_observer(wire.url("live")).runs.database
+        assert {c["name"] for c in database["omniboard.custom.columns"].find()} == set(CONFIG_COLUMNS)
+        assert {c["name"] for c in database["omniboard.metric.columns"].find()} == set(METRIC_COLUMNS_SPEC)
+    finally:
+        wire.stop()
