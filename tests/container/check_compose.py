@@ -53,6 +53,17 @@ def compose_command(env: dict[str, str]) -> list[str]:
     raise SetupError("no compose: install docker compose, or podman-compose (Debian: apt-get install podman-compose)")
 
 
+def answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def wait_for(what: str, test, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,9 +118,7 @@ def run_check(out: Path, timeout: float, build: bool) -> dict[str, Any]:
         columns = [*CONFIG_COLUMNS, *METRIC_COLUMNS_SPEC]
         summary.update(recorded_runs=len(want["runs"]), plotted_run=want["run_id"],
                        run_names=sorted(run["name"] for run in want["runs"].values()))
-        wait_for("Omniboard answering on 127.0.0.1:9000", lambda: subprocess.run(
-            ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9000/sacred', timeout=2)"],
-            capture_output=True).returncode == 0, timeout)
+        wait_for("Omniboard answering on 127.0.0.1:9000", lambda: answers("http://127.0.0.1:9000/sacred"), timeout)
         spec = {"base": "http://127.0.0.1:9000", "out": str(out), "chromium": _chromium(), "columns": columns,
                 "names": [run["name"] for run in want["runs"].values()], "run_id": want["run_id"],
                 "metric": METRIC, "timeout_ms": int(timeout * 1000)}
