@@ -10,22 +10,30 @@
 # control steps, of which the first 2.5k agent steps are the random prefill) so that the chain fits a
 # session; the finetunes run the cpu scale's 100k-step configuration (evaluation and checkpoint every 5k as
 # the earlier cpu curves) and are stopped when the session ends: rerun to resume within a session.
+# DRY_RUN=1 prints the commands it would run (as `diswm ...` lines) and runs nothing. Logs are appended to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+DRY_RUN=${DRY_RUN:-}
+diswm() {
+    if [ -n "$DRY_RUN" ]; then echo "diswm $*"; else diswm "$@"; fi
+}
 SEED=${SEED:-0}
 SOURCE=${SOURCE:-finger_spin}
 TASK=${TASK:-cheetah_run}
 FRAMES=${FRAMES:-10000}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MUJOCO_GL=${MUJOCO_GL:-egl}
 LOGS="${DISWM_HOME:-.}/logs/cpu_control"
-mkdir -p "$LOGS"
+[ -n "$DRY_RUN" ] || mkdir -p "$LOGS"
+log() {  # the log file of a run (standard output in a dry run)
+    if [ -n "$DRY_RUN" ]; then echo /dev/stdout; else echo "$LOGS/$1.log"; fi
+}
 common=(cpu source="$SOURCE" task="$TASK" seed="$SEED" env_steps=100000 eval_every=5000 checkpoint_every=5000)
-"$PY" -m diswm_app.cli finetune with no_distill "${common[@]}" > "$LOGS/no_distill.log" 2>&1 &
+diswm finetune with no_distill "${common[@]}" >> "$(log no_distill)" 2>&1 &
 ablation=$!
 {
-    "$PY" -m diswm_app.cli source_agent with "$SOURCE" cpu seed="$SEED" frames="$FRAMES"
-    "$PY" -m diswm_app.cli pretrain with "$SOURCE" cpu
-    "$PY" -m diswm_app.cli finetune with diswm "${common[@]}"
-} > "$LOGS/diswm.log" 2>&1
+    diswm source_agent with "$SOURCE" cpu seed="$SEED" frames="$FRAMES"
+    diswm pretrain with "$SOURCE" cpu
+    diswm finetune with diswm "${common[@]}"
+} >> "$(log diswm)" 2>&1
 wait "$ablation"
