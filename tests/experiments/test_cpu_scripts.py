@@ -34,7 +34,8 @@ def test_a_dry_run_prints_valid_chained_commands_and_writes_nothing(script, tmp_
         assert argv[0] == "with", argv
         experiment = importlib.import_module(f"diswm_app.experiments.{stage}").ex
         configs.setdefault(stage, []).append(resolve_config(experiment, argv))  # what `diswm <stage>` parses
-    videos = [c.get("dataset_dir") or c["out_dir"] for c in configs.get("source_agent", []) + configs.get("collect", [])]
+    makers = configs.get("source_agent", []) + configs.get("collect", [])
+    videos = [c.get("dataset_dir") or c["out_dir"] for c in makers]
     teacher = configs["pretrain"][0]
     assert teacher["data_dir"] in videos
     diswm = next(c for c in configs["finetune"] if c["method"] == "diswm")

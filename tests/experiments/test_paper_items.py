@@ -65,3 +65,42 @@ def test_every_family_finetunes_with_every_method(home: Path, task_family: str, 
 def test_the_suite_covers_every_family_and_method():
     covered = {(family(cell.task), cell.method) for item in ITEMS.values() for cell in item.cells} | set(MISSING)
     assert covered == {(f, m) for f in ("DMC", "Pusher", "DrawerWorld") for m in METHODS}
+
+
+def test_a_rerun_finds_every_cell_finished_and_runs_nothing(home: Path, capsys):
+    """After fig4 above: rerunning a pair skips its four cells by their COMPLETED records; nothing runs again."""
+    capsys.readouterr()
+    runs = len(list((home / "runs" / "finetune").glob("[0-9]*")))
+    assert main(["reproduce", "fig4", "--scale", "smoke", "--seeds", "1", "--only", "finger_spin:reacher_easy"]) == 0
+    assert capsys.readouterr().out.count("finished record exists, skipped") == 4
+    assert len(list((home / "runs" / "finetune").glob("[0-9]*"))) == runs
+    table = (home / "results" / "fig4_smoke.md").read_text()
+    for method in ("diswm", "dreamerv2", "dv2_finetune", "apv"):
+        row = next(row for row in table.splitlines() if row.startswith(f"| finger_spin → reacher_easy | {method} | "))
+        assert "not run" not in row
+
+
+def test_table_b_reports_drawerworld_success_rates_on_the_held_out_texture(home: Path):
+    """After tableB above: DisWM (Finger Spin teacher, distillation cross-domain) and DreamerV2 evaluate on the
+    metal texture, and the table shows success rates beside the paper's."""
+    import json
+
+    records = [r for r in finetune_records(home / "runs") if flat_config(r["config"])["task"] == "drawer_close"
+               and r["status"] == "COMPLETED" and flat_config(r["config"])["method"] in ("diswm", "dreamerv2")]
+    assert {r["config"]["method"] for r in records} == {"diswm", "dreamerv2"}
+    for record in records:
+        config = flat_config(record["config"])
+        assert config["cross_domain"] and config["reward_scale"] == 1.0
+        assert config["layer_norm"] is False  # the official metaworld config's plain GRU
+        assert record["success_curve"] and all(0.0 <= rate <= 1.0 for _, rate in record["success_curve"])
+        history = json.loads((home / "runs" / "finetune" / str(record["id"]) / "run.json").read_text())
+        assert "final_success_rate" in history["result"]
+    table = (home / "results" / "tableB_smoke.md").read_text()
+    assert "final evaluation success rate (%, held-out texture)" in table
+    for method, paper in (("diswm", "77 ± 6"), ("dreamerv2", "")):
+        row = next(line for line in table.splitlines() if line.startswith(f"| finger_spin → drawer_close | {method} |"))
+        ours = row.split("|")[3].strip()
+        assert ours.endswith("(n=1)") and 0.0 <= float(ours.split()[0]) <= 100.0
+        assert row.split("|")[4].strip() == paper
+    assert "| finger_spin → drawer_close | TD-MPC2 | quoted, not rerun | 3 ± 6 |" in table
+    assert (home / "results" / "tableB_smoke.csv").read_text().splitlines()[0].endswith(",success")
