@@ -1,6 +1,7 @@
 """Static checks of the container set-up (no Docker engine needed), plus the Omniboard loopback preload."""
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -205,8 +206,8 @@ def test_compose_reproduce_service_runs_a_valid_reproduce_into_mongo(compose, do
     assert service["restart"] == "no"  # one reproduction, then the container exits
     env = dict(arg.split("=", 1) for keyword, args in dockerfile if keyword == "ENV" for arg in args.split())
     assert f"diswm-outputs:{env['DISWM_HOME']}" in service["volumes"]
-    assert exec_form(dict(dockerfile)["ENTRYPOINT"]) == ["diswm"]
-    argv = [compose_defaults(a) for a in service["command"]]
+    assert exec_form(dict(dockerfile)["ENTRYPOINT"])[-1] == "diswm-entrypoint"  # which execs diswm
+    argv = [compose_defaults(a) for a in shlex.split(service["command"])]
     assert argv[0] == "reproduce" and "paper" not in argv  # the default is a quick smoke reproduction
     monkeypatch.setenv("DISWM_HOME", str(tmp_path))
     assert diswm_main([*argv, "--dry-run"]) == 0
@@ -234,9 +235,18 @@ def test_dockerfile_copy_sources_exist(dockerfile):
         assert (ROOT / source).exists(), f"Dockerfile copies {source!r}, which is not in the repository"
 
 
-def test_dockerfile_entrypoint(dockerfile):
+def test_dockerfile_entrypoint(dockerfile, tmp_path):
+    """tini (PID 1, forwarding signals) runs the entry point, which checks the outputs folder, then `diswm`; outside
+    a container, with a plain folder as DISWM_HOME, it warns in one line and runs the command."""
     entrypoints = [args for keyword, args in dockerfile if keyword == "ENTRYPOINT"]
-    assert entrypoints and exec_form(entrypoints[-1]) == ["diswm"]
+    assert entrypoints and exec_form(entrypoints[-1]) == ["tini", "--", "diswm-entrypoint"]
+    assert "COPY docker/entrypoint.sh /usr/local/bin/diswm-entrypoint" in [f"{k} {a}" for k, a in dockerfile]
+    env = {**os.environ, "DISWM_HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), "envs"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "tasks:" in done.stdout
+    assert done.stderr.splitlines()[0] == (f"warning: {tmp_path} is not a volume, so outputs vanish with the container;"
+                                           f" run with -v diswm-outputs:{tmp_path}")
+    assert list(tmp_path.iterdir()) == []  # its write probe leaves nothing
 
 
 def test_dockerfile_env(dockerfile):
@@ -259,8 +269,23 @@ def image_requirements() -> str:
 
 
 def test_dockerfile_installs_the_lock_with_cuda_torch(dockerfile):
+    """The image installs docker/image.lock, every file checked against its sha256, and fails the build when what is
+    installed differs; the lock is environment.lock with the CUDA build of torch and its CUDA packages."""
     runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "image_requirements.sh < /tmp/environment.lock" in runs and "pip install -r /tmp/requirements.txt" in runs
+    assert "pip install --require-hashes --no-deps --only-binary=:all: -r /tmp/image.lock" in runs
+    assert "python /tmp/check_installed.py /tmp/image.lock" in runs
+    pins = {}
+    for line in (DOCKER / "image.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            requirement, digest = line.split(" --hash=sha256:")
+            assert re.fullmatch(r"[0-9a-f]{64}", digest), line
+            name, version = requirement.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for line in (ROOT / "environment.lock").read_text().splitlines():
+        if line and not line.startswith("#") and "==" in line:
+            name, version = line.split("==")
+            assert pins[re.sub(r"[-_.]+", "-", name).lower()] == version.replace("+cpu", ""), line
+    assert pins["torch"] == "2.13.0" and "triton" in pins and sum(name.startswith("nvidia-") for name in pins) >= 10
     requirements = image_requirements().splitlines()
     assert "torch===2.13.0" in requirements and not any("+cpu" in line or "pytorch.org" in line
                                                          for line in requirements)
