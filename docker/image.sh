@@ -7,6 +7,7 @@
 # Base: debian:bookworm-slim from the engine's registry; where none can be reached (as on CI here), it is built
 # from Debian's archive with mmdebstrap and imported under that name, and the script says so.
 # Build secret pip_cert: $PIP_CERT (a CA bundle, for builds behind a TLS-inspecting proxy) when it is set.
+# NO_CACHE=1: build every layer anew (what a first build on a new machine does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=debian:bookworm-slim
@@ -47,6 +48,7 @@ build_options() {
         echo "--secret id=pip_cert,src=$PIP_CERT"
     fi
     [ "$ENGINE" = podman ] && echo "--network host"  # apt, pip and npm reach their registries as the host does
+    [ -n "${NO_CACHE:-}" ] && echo "--no-cache"
     return 0
 }
 
