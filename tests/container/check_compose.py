@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -28,10 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.omniboard.check_omniboard import (  # noqa: E402
-    CACHE,
-    METRIC,
     SetupError,
-    _chromium,
+    browse,
     ensure_packages,
     expected,
     judge,
@@ -119,24 +116,7 @@ def run_check(out: Path, timeout: float, build: bool) -> dict[str, Any]:
         summary.update(recorded_runs=len(want["runs"]), plotted_run=want["run_id"],
                        run_names=sorted(run["name"] for run in want["runs"].values()))
         wait_for("Omniboard answering on 127.0.0.1:9000", lambda: answers("http://127.0.0.1:9000/sacred"), timeout)
-        spec = {"base": "http://127.0.0.1:9000", "out": str(out), "chromium": _chromium(), "columns": columns,
-                "names": [run["name"] for run in want["runs"].values()], "run_id": want["run_id"],
-                "metric": METRIC, "timeout_ms": int(timeout * 1000)}
-        (out / "spec.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False))
-        browser = subprocess.Popen(["node", str(ROOT / "tests" / "omniboard" / "browse.js"), str(out / "spec.json")],
-                                   env={**os.environ, "NODE_PATH": str(CACHE / "node_modules")},
-                                   start_new_session=True)
-        try:
-            browser.wait(timeout=6 * timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(browser.pid, signal.SIGKILL)
-        try:
-            os.killpg(browser.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        if not (out / "browser.json").is_file():
-            raise SetupError(f"the browser run wrote no browser.json (exit {browser.returncode})")
-        seen = json.loads((out / "browser.json").read_text())
+        seen = browse("http://127.0.0.1:9000", out, want, columns, timeout)
         checks = judge(seen, want, columns)
         checks.insert(0, {"check": "the reproduce container recorded its runs into the stack's MongoDB",
                           "ok": any(run["name"].startswith("finetune diswm") for run in want["runs"].values()),

@@ -215,6 +215,27 @@ def judge(seen: dict[str, Any], want: dict[str, Any], columns: list[str]) -> lis
     return checks
 
 
+def browse(base: str, out: Path, want: dict[str, Any], columns: list[str], timeout: float) -> dict[str, Any]:
+    """Headless Chromium (tests/omniboard/browse.js) through Omniboard at ``base``: what each page showed."""
+    spec = {"base": base, "out": str(out), "chromium": _chromium(), "columns": columns,
+            "names": [run["name"] for run in want["runs"].values()], "run_id": want["run_id"],
+            "metric": METRIC, "timeout_ms": int(timeout * 1000)}
+    (out / "spec.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False))
+    browser = subprocess.Popen(["node", str(ROOT / "tests" / "omniboard" / "browse.js"), str(out / "spec.json")],
+                               env={**os.environ, "NODE_PATH": str(CACHE / "node_modules")}, start_new_session=True)
+    try:
+        browser.wait(timeout=6 * timeout)
+    except subprocess.TimeoutExpired:
+        stop(browser)
+    try:  # Chromium processes left in its group once node has exited
+        os.killpg(browser.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not (out / "browser.json").is_file():
+        raise SetupError(f"the browser run wrote no browser.json (exit {browser.returncode})")
+    return json.loads((out / "browser.json").read_text())
+
+
 def run_check(out: Path, runs_dir: Path, timeout: float, keep_db: bool) -> dict[str, Any]:
     """Everything but the tool check; returns the summary (``passed`` says whether all checks passed)."""
     import pymongo
@@ -250,24 +271,7 @@ def run_check(out: Path, runs_dir: Path, timeout: float, keep_db: bool) -> dict[
         omniboard, port = start_omniboard(url, out / "omniboard.log", timeout)
         bound = listening_addresses(port)
         print(f"[omniboard-check] Omniboard on http://127.0.0.1:{port}/sacred (listening on {bound})", flush=True)
-        spec = {"base": f"http://127.0.0.1:{port}", "out": str(out), "chromium": _chromium(), "columns": columns,
-                "names": [run["name"] for run in want["runs"].values()], "run_id": want["run_id"],
-                "metric": METRIC, "timeout_ms": int(timeout * 1000)}
-        (out / "spec.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False))
-        browser = subprocess.Popen(["node", str(ROOT / "tests" / "omniboard" / "browse.js"), str(out / "spec.json")],
-                                   env={**os.environ, "NODE_PATH": str(CACHE / "node_modules")},
-                                   start_new_session=True)
-        try:
-            browser.wait(timeout=6 * timeout)
-        except subprocess.TimeoutExpired:
-            stop(browser)
-        try:  # Chromium processes left in its group once node has exited
-            os.killpg(browser.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        if not (out / "browser.json").is_file():
-            raise SetupError(f"the browser run wrote no browser.json (exit {browser.returncode})")
-        seen = json.loads((out / "browser.json").read_text())
+        seen = browse(f"http://127.0.0.1:{port}", out, want, columns, timeout)
         checks = judge(seen, want, columns)
         checks.insert(0, {"check": "Omniboard listens on 127.0.0.1 only", "detail": bound,
                           "ok": bool(bound) and set(bound) <= {"127.0.0.1", "::ffff:127.0.0.1"}})
