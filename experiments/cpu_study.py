@@ -344,11 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         print("\n".join(status_lines(home)))
         return 0
-    if args.command == "analyse":
-        from diswm_app.experiments.cpu_study_analysis import analyse_study
-
-        analyse_study(runs_dir(), args.out)
-        return 0
+    if args.command == "analyse":  # `diswm cpu-study analyse` runs diswm_app.experiments.cpu_study_analysis
+        raise SystemExit("run the analysis as `diswm cpu-study analyse`")
     if args.dry_run:
         for stage in pending(home):
             print("diswm " + " ".join(stage.command))

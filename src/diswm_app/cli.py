@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import importlib
 import sys
+from pathlib import Path
 
 from diswm.scales import SCALE_NAMES
 
@@ -132,8 +133,16 @@ def _records(argv: list[str]) -> int:
 
 
 def _cpu_study(argv: list[str]) -> int:
+    from diswm_app.experiments.cpu_study import STUDY_DIR, runs_dir
     from diswm_app.experiments.cpu_study import main as cpu_study_main
 
+    if argv[:1] == ["analyse"] and not {"-h", "--help"} & set(argv):
+        from diswm_app.experiments.cpu_study_analysis import analyse_study
+
+        parser = argparse.ArgumentParser(prog="diswm cpu-study analyse")
+        parser.add_argument("--out", type=Path, default=STUDY_DIR, help="folder of summary.json and the figure")
+        analyse_study(runs_dir(), parser.parse_args(argv[1:]).out)
+        return 0
     return cpu_study_main(argv)
 
 
