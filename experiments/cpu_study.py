@@ -160,7 +160,10 @@ def _read_state(stage: Stage, home: Path) -> dict[str, Any]:
     if stage.experiment == "pretrain":
         state = _checkpoint(Path(config["out_dir"]) / "latest.pt")
         updates = state["updates"] if state else 0
-        return {"done": updates >= config["updates"] and (Path(config["out_dir"]) / "encoder.pt").is_file(),
+        from diswm_app.experiments.pretrain import finished
+
+        # the stage's own test (these settings and videos, the last update, encoder.pt), once the count says so
+        return {"done": updates >= config["updates"] and finished(config) is not None,
                 "progress": f"{updates}/{config['updates']} updates", "evaluations": []}
     state = _checkpoint(Path(config["out_dir"]) / "latest.pt")
     progress = state["progress"] if state else {"env_steps": 0, "agent_steps": 0, "eval_history": []}
@@ -174,7 +177,12 @@ def _read_state(stage: Stage, home: Path) -> dict[str, Any]:
         return {"done": done, "progress": f"{progress['agent_steps']}/{config['frames']} frames",
                 "evaluations": history}
     steps = progress["env_steps"]
-    done = bool(state) and (steps >= config["env_steps"] or progress.get("stopped_early", False))
+    from diswm_app.experiments.finetune import finished
+
+    # the stage's own test (these settings, budget spent), once the counter says so: the checkpoint is read twice
+    # only then
+    done = bool(state) and (steps >= config["env_steps"] or progress.get("stopped_early", False)) \
+        and finished(config) is not None
     return {"done": done, "progress": f"{steps}/{config['env_steps']} env steps", "evaluations": history}
 
 
