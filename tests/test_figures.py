@@ -93,11 +93,13 @@ def test_make_figures_on_a_fresh_clone_draws_the_shipped_results(tmp_path, monke
     paths = make_all.main(["--scale", "smoke", "--out", str(tmp_path / "out")])
     built = {path.name for path in paths}
     for stem in ("fig3_distracted_observations", "fig4_learning_curves_smoke", "fig5_traversals_pretrained_smoke",
-                 "figJ_tsne_smoke", "fig_disentanglement_smoke"):
+                 "figJ_tsne_smoke", "fig_disentanglement_smoke", "fig7_ablations_smoke", "fig8_video_sources_smoke",
+                 "figI_zdim_smoke"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= built, stem
     assert "video_prediction_smoke_finger_spin.mp4" in built
-    # Figs. 7, 8 and I draw from the shipped results once `make ship-results` has run them (issue 27, item 6)
-    assert capsys.readouterr().out.count("built ") == len(paths)
+    out = capsys.readouterr().out
+    assert "skipped" not in out, out  # every figure script drew, from the shipped results
+    assert out.count("built ") == len(paths)
 
 
 def test_a_sweep_run_appears_only_in_the_panel_of_its_own_setting(tmp_path):
