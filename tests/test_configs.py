@@ -142,3 +142,29 @@ def test_a_changed_z_dim_reaches_the_teacher_folder_and_the_model():
     assert "/beta0.015_z5/" in config["teacher_path"]
     model = WorldModel(stage_settings(FinetuneConfig, {**config, "out_dir": "x"}).world_model)
     assert model.rssm.config.embed == 5 and model.embed(torch.zeros(1, 3, 64, 64))[0].shape == (1, 5)
+
+
+@pytest.mark.parametrize("method", ["dv2_finetune", "apv"])
+def test_a_drawerworld_finetune_loads_the_pretrained_rssm_of_a_dmc_source(tmp_path, method):
+    """DrawerWorld builds a plain gru (released metaworld config), but the RSSM loaded from a pretraining run keeps
+    that run's gru_layer_norm cell: DV2 Finetune's whole RSSM, APV's action-free one (APV's action-conditional
+    RSSM is DrawerWorld's plain gru)."""
+    import torch
+
+    from diswm.agents.video_model import VideoModel
+    from diswm.agents.world_model import WorldModel
+    from diswm.checkpoint import save_checkpoint
+    from diswm.training.finetune import load_pretrained
+
+    video = VideoModel(pretrain_config(scale="smoke", task="finger_spin", image_model="conv"))
+    for name in ("encoder", "decoder", "rssm"):
+        save_checkpoint(tmp_path / f"{name}.pt", getattr(video, name).state_dict())
+    config = finetune_config(scale="smoke", method=method, task="drawer_open", source="finger_spin")
+    model = WorldModel(config.world_model)
+    load_pretrained(model, tmp_path)
+    loaded = model.rssm if method == "dv2_finetune" else model.rssm_af
+    assert torch.equal(loaded.cell.norm.weight, video.rssm.cell.norm.weight)
+    if method == "apv":
+        assert "cell.norm.weight" not in model.rssm.state_dict()  # the new action-conditional RSSM: plain gru
+    assert "cell.norm.weight" not in WorldModel(finetune_config(
+        scale="smoke", method="dreamerv2", task="drawer_open", source="finger_spin").world_model).rssm.state_dict()

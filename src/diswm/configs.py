@@ -58,6 +58,9 @@ METHODS: dict[str, dict[str, Any]] = {
 SOURCE_AGENT_METHOD = "dreamerv2"
 #: tasks whose distillation is delayed (DMC -> Pusher / DrawerWorld), as the released cross-domain runs
 CROSS_DOMAIN_TASKS = ("pusher", *DRAWER_TASK_NAMES)
+#: the GRU cell of every pretrained video model (released ``pretrain.py`` under the dmc2gym config, whose sources
+#: are DMC tasks: gru_layer_norm); a finetune that loads such an RSSM builds it with the same cell
+PRETRAINED_GRU_LAYER_NORM = True
 
 
 def method_root(method: str) -> str:
@@ -94,16 +97,21 @@ def finetune_config(*, scale: str, method: str, task: str, source: str, seed: in
     eta_decay_steps, eta_delay = (loop.eta_decay_steps, loop.eta_delay) if eta_steps == "paper" else \
         (budget_scaled_eta_steps(loop.env_steps, env.action_repeat),) * 2
     drawer = task in DRAWER_TASK_NAMES
+    # a loaded RSSM keeps its pretraining's cell: DV2 Finetune's whole RSSM, APV's action-free one (below); plain
+    # gru on DrawerWorld otherwise. The released code cannot run these DrawerWorld cells (its metaworld config builds
+    # a plain gru, and the pretrained gru_layer_norm weights do not load), nor does the paper report them (Table B).
+    loads_rssm = m["init_pretrained"] and not m["stacked"]
     rssm = RSSMConfig(
         stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden,
         # DV2 Finetune's pretrained RSSM takes the larger of the source's and the target's actions
-        num_actions=max(ACTION_DIMS[task], ACTION_DIMS[source]) if m["init_pretrained"] and not m["stacked"]
-        else ACTION_DIMS[task],
-        layer_norm=not drawer,  # released: gru_layer_norm (DMC, Pusher), plain gru (metaworld)
+        num_actions=max(ACTION_DIMS[task], ACTION_DIMS[source]) if loads_rssm else ACTION_DIMS[task],
+        # released: gru_layer_norm (DMC, Pusher), plain gru (metaworld)
+        layer_norm=PRETRAINED_GRU_LAYER_NORM if loads_rssm else not drawer,
     )
     world_model = WorldModelConfig(
         image_model=m["image_model"], distill=m["distill"], beta=m["beta"], stacked=m["stacked"],
         intrinsic_beta=m["intrinsic_beta"], video_actions=ACTION_DIMS[source] if m["stacked"] else 0,
+        video_layer_norm=PRETRAINED_GRU_LAYER_NORM,
         encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths, cnn_depth=nets.cnn_depth,
         rssm=rssm, reward_layers=nets.reward_layers, units=nets.units,
         reward_scale=1.0 if drawer else 2.0,  # released metaworld config 1; dmc2gym / gymnasium 2
@@ -145,7 +153,8 @@ def pretrain_config(*, scale: str, task: str, image_model: str = "beta_vae", see
     return PretrainConfig(
         data_dir=data_dir, out_dir=out_dir, num_actions=ACTION_DIMS[task], image_model=image_model,
         cnn_depth=nets.cnn_depth, encoder_widths=nets.encoder_widths, decoder_widths=nets.decoder_widths,
-        rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=ACTION_DIMS[task]),
+        rssm=RSSMConfig(stoch=nets.stoch, deter=nets.deter, hidden=nets.hidden, num_actions=ACTION_DIMS[task],
+                        layer_norm=PRETRAINED_GRU_LAYER_NORM),
         batch_size=run.batch_size, length=run.length, updates=run.updates, checkpoint_every=run.checkpoint_every,
         seed=seed, device=device, compile=device == "cuda",
     )

@@ -53,13 +53,7 @@ MISSING = sorted({(family(task), method) for task in ("reacher_easy", "pusher", 
 TASK_OF = {"DMC": "reacher_easy", "Pusher": "pusher", "DrawerWorld": "drawer_open"}
 
 
-#: known bug (found by this test, not yet fixed): DV2 Finetune and APV from a DMC source on DrawerWorld fail
-KNOWN_FAILING = {("DrawerWorld", "apv"), ("DrawerWorld", "dv2_finetune")}
-
-
-@pytest.mark.parametrize(("task_family", "method"), [
-    pytest.param(*pair, marks=pytest.mark.xfail(strict=True, reason="known bug: pretrained conv model on DrawerWorld"))
-    if pair in KNOWN_FAILING else pair for pair in MISSING])
+@pytest.mark.parametrize(("task_family", "method"), MISSING)
 def test_every_family_finetunes_with_every_method(home: Path, task_family: str, method: str):
     cell = Cell(method=method, source="finger_spin", task=TASK_OF[task_family])
     for stage, argv in stages(cell, "smoke", 0):

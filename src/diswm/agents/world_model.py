@@ -60,6 +60,7 @@ class WorldModelConfig:
     # the action-conditional RSSM, and a video-based intrinsic bonus added to the reward targets.
     stacked: bool = False
     video_actions: int = 0  # zero action inputs of the action-free RSSM (its pretraining's num_actions)
+    video_layer_norm: bool = True  # the action-free RSSM's GRU cell: its pretraining's (gru_layer_norm)
     intrinsic_beta: float = 0.0  # APV: 1.0 ("abs")
     intrinsic_window: int = 5
 
@@ -113,7 +114,8 @@ class WorldModel(nn.Module):
         self.rssm_af = None
         self.intrinsic = None
         if config.stacked:
-            self.rssm_af = RSSM(RSSMConfig(**{**rssm_config.__dict__, "num_actions": config.video_actions}))
+            self.rssm_af = RSSM(RSSMConfig(**{**rssm_config.__dict__, "num_actions": config.video_actions,
+                                                  "layer_norm": config.video_layer_norm}))
             rssm_config = RSSMConfig(**{**rssm_config.__dict__, "embed": self.rssm_af.feat_size})
             if config.intrinsic_beta:
                 self.intrinsic = VideoIntrinsicBonus(self.rssm_af.feat_size, window=config.intrinsic_window)
