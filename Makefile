@@ -49,6 +49,11 @@ bench: setup
 	$(PY) -m bench.eval_speed --scale cpu --episodes 10 --time-limit 200 --repeats 5
 	$(PY) -m bench.precision_check --scale cpu --batch 16 --length 32 --updates 300
 	$(PY) -m bench.gpu_hours  # paper-item GPU-hours from the GPU measurements kept in bench/results
+	@# our train step against the released code's, in alternating processes (needs its checkout in OFFICIAL)
+	@if [ -f $(OFFICIAL)/dreamer.py ]; then \
+		$(PY) -m bench.official_step --official $(OFFICIAL) --batch 50 --length 50 && \
+		$(PY) -m bench.official_step --official $(OFFICIAL) --batch 16 --length 50; \
+	else echo "[bench] no released code in OFFICIAL=$(OFFICIAL) (clone github.com/qiwang067/DisWM): bench.official_step not run"; fi
 
 # On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the
 # graph-vs-eager check, the profile, the finetune loop and the acting split; results land in bench/results/.

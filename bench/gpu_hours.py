@@ -9,7 +9,9 @@ Per stage: a finetune run or source agent trains for its control steps at the me
 (``finetune_speed``, paper scale, CUDA graphs; it includes acting and rendering) and plays its evaluations
 (evaluations x episodes x agent steps) at the measured per-step cost of side-by-side evaluation
 (``eval_speed``), or, where that was not measured, at one policy step plus one rendered env step
-(``act_speed``, one at a time: an upper bound). A pretraining run costs its updates at a finetune world-model
+(``act_speed``, one at a time: an upper bound). APV's runs (its stacked update is not graphed) add, per update,
+what a DisWM update loses without CUDA graphs (``train_step``, compiled minus compiled + graphed; assumed, as
+APV's own update was not measured on a GPU). A pretraining run costs its updates at a finetune world-model
 update's time (``train_step``, compiled; assumed). ``--runs-per-gpu K`` divides the finetune and source-agent
 hours by the aggregate speedup that ``packed_runs`` measured for K runs (none: 1). ``--assume NAME=VALUE``
 replaces an input by a value of your own (a target, a what-if), marked as assumed in the output.
@@ -82,6 +84,15 @@ def measured_inputs(results: Path, runs_per_gpu: int) -> dict[str, dict[str, Any
         raise SystemExit("no paper-scale compiled CUDA train_step result in bench/results: run bench/gpu.sh")
     inputs["pretrain_update_s"] = {"value": update[0]["world_model_s"], "basis": "assumed", "source": update[1],
                                    "note": "a pretraining update taken to cost a finetune world-model update"}
+    graphed = newest(results, "train_step", scale="paper", compile=True, cuda_graph=True, tf32=False,
+                     batch=50, length=50)
+    if graphed is None:
+        raise SystemExit("no paper-scale compiled CUDA-graph train_step result in bench/results: run bench/gpu.sh")
+    inputs["ungraphed_update_extra_s"] = {
+        "value": max(update[0]["train_step_s"] - graphed[0]["train_step_s"], 0.0), "basis": "assumed",
+        "source": f"{update[1]} minus {graphed[1]}",
+        "note": "APV's stacked update runs without CUDA graphs; taken to cost what a DisWM update loses without "
+                "them (compiled, ungraphed minus graphed), added to the measured loop per update (APV not measured)"}
     packing = 1.0, "assumed", "none (one run per GPU)"
     if runs_per_gpu > 1:
         packed = newest(results, "packed_runs", scale="paper")
@@ -126,6 +137,8 @@ def stage_hours(stage: str, config: dict[str, Any], inputs: dict[str, dict[str, 
     per_agent_step = control_steps_per_agent_step(settings)
     schedule = settings.schedule(per_agent_step)
     training = schedule["agent_steps"] * per_agent_step / inputs["loop_env_steps_per_s"]["value"]
+    if settings.world_model.stacked:  # APV: its update is not graphed (diswm.configs.finetune_config)
+        training += schedule["updates"] * inputs["ungraphed_update_extra_s"]["value"]
     episode_steps = episode_control_steps(settings) / per_agent_step
     evaluation = schedule["evaluations"] * settings.eval_episodes * episode_steps * \
         inputs["eval_seconds_per_episode_step"]["value"]

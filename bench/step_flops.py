@@ -12,6 +12,7 @@ the peak rates are measured, not looked up.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -27,9 +28,17 @@ from diswm.atomic import write_json
 from diswm.scales import SCALE_NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# The released code's train step (``models.WorldModel._train`` + ``models.ImagBehavior._train``), timed at
-# commit 001cc4d with torch 2.13.0 on 2 CPU cores.
-OFFICIAL_STEP_S = {(50, 50): 16.6, (16, 50): 4.7}
+
+
+def measured_official_step(batch: int, length: int) -> tuple[float | None, str | None]:
+    """The released code's median train step at ``batch x length`` and its file, as ``python -m bench.official_step``
+    measured it on this kind of machine (``bench/results/official_step_cpu_B<B>xL<L>.json``), if it has run."""
+    path = RESULTS / f"official_step_cpu_B{batch}xL{length}.json"
+    if not path.is_file():
+        return None, None
+    result = json.loads(path.read_text())
+    released = [value for key, value in result["median_step_s"].items() if key.endswith(":released")]
+    return (released[0], str(path.relative_to(RESULTS.parent.parent))) if released else (None, None)
 
 
 def counted(fn) -> tuple[int, dict[str, int], object]:
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> Path:
     peaks = peak_rates()
     best = max(peaks.values()) * 1e9
     total = wm_flops + beh_flops
-    official = OFFICIAL_STEP_S.get((args.batch, args.length))
+    official, official_file = measured_official_step(args.batch, args.length)
     result = {
         "benchmark": "step_flops",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> Path:
         "behaviour_gflop_by_op": {op: n / 1e9 for op, n in beh_ops.items()},
         **peaks,
         "lower_bound_step_s": total / best,
-        "official_train_step_s_2cpu": official,
+        "official_train_step_s": official, "official_train_step_file": official_file,  # bench.official_step
         "max_speedup_over_official": official / (total / best) if official else None,
     }
     path = RESULTS / f"step_flops_{args.scale}_B{args.batch}xL{args.length}.json"
