@@ -58,7 +58,7 @@ bench: setup
 # On a machine with an NVIDIA GPU (the lent device here): train step eager / compile / CUDA graph, the
 # graph-vs-eager check, the profile, the finetune loop and the acting split; results land in bench/results/.
 bench-gpu: setup
-	bash bench/gpu.sh bench/results
+	PY=$(PY) bash bench/gpu.sh bench/results
 
 # Parity with the released code (a checkout of github.com/qiwang067/DisWM in OFFICIAL): report, and the golden
 # file that `make test` checks (tests/test_official_parity.py) without the released code.
