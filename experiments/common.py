@@ -247,9 +247,16 @@ def already_done(experiment: Experiment, argv: list[str], finished: Callable[[di
 GPU_MEMORY_ENV = "DISWM_GPU_MEMORY_FRACTION"
 
 
+#: set by the Ray launcher for the stage it runs (diswm_app.experiments.ray_launcher.LAUNCH_ENV): its attempt, node
+LAUNCH_ENV = "DISWM_LAUNCH"
+
+
 def bound_gpu_memory(run, device: str) -> None:
     """Bound this process's share of the GPU's memory to ``$DISWM_GPU_MEMORY_FRACTION`` (when set) and record
-    it as ``gpu_memory_fraction`` in the run's info (``applied``: whether the stage runs on a GPU)."""
+    it as ``gpu_memory_fraction`` in the run's info (``applied``: whether the stage runs on a GPU); record the
+    launcher's ``$DISWM_LAUNCH`` (attempt, retries, node, CPUs) as ``launch``."""
+    if os.environ.get(LAUNCH_ENV):
+        run.info["launch"] = json.loads(os.environ[LAUNCH_ENV])
     value = os.environ.get(GPU_MEMORY_ENV)
     if not value:
         return

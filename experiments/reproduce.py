@@ -13,7 +13,8 @@ The stages form three levels: the distinct video runs (``source_agent``, or ``co
 seed. ``--launcher local`` runs
 them one after another and needs nothing; ``--launcher ray`` runs each level's stages as Ray tasks in
 parallel (one GPU each when the cluster has GPUs, else one CPU), on a local Ray instance or on the cluster
-at ``--address`` (whose nodes must see this checkout and ``DISWM_HOME`` at the same paths). Every stage
+at ``--address`` (whose nodes must see this checkout and ``DISWM_HOME`` at the same paths: checked on every node
+first; a stage whose node dies is retried elsewhere; :mod:`diswm_app.experiments.ray_launcher`). Every stage
 resumes, so an interrupted ``reproduce`` continues where it stopped when run again.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,8 +35,7 @@ from diswm.configs import method_values
 from diswm.paths import VIDEO_KINDS, outputs_home
 from diswm.records import checkpoint_curves, finetune_records
 from diswm.scales import SCALE_NAMES
-from diswm_app import SOURCE_ROOT
-from diswm_app.experiments.common import GPU_MEMORY_ENV, identity, resolve_config
+from diswm_app.experiments.common import identity, resolve_config
 from diswm_app.experiments.paper import ITEMS, Cell, PaperItem
 
 
@@ -119,8 +118,9 @@ class StageFailed(RuntimeError):
     """A stage exited non-zero (its own error line came before): reproduce stops, and rerunning resumes."""
 
 
-def _check(results: list[tuple[Stage, int]]) -> None:
-    failed = [f"`diswm {stage} {' '.join(argv)}`" for (stage, argv), code in results if code != 0]
+def _check(results: list[tuple[Stage, int] | tuple[Stage, int, str]]) -> None:
+    failed = [f"`diswm {stage} {' '.join(argv)}`" + (f" ({result[2]})" if len(result) > 2 and result[2] else "")
+              for result in results for (stage, argv), code in [result[:2]] if code != 0]
     if failed:
         raise StageFailed(f"{', '.join(failed)} failed; rerun reproduce to resume")
 
@@ -132,44 +132,18 @@ def launch_local(levels: list[list[Stage]], label: str) -> None:
             _check([((stage, argv), run_stage(stage, argv))])
 
 
-def run_stage_on_share(stage: str, argv: list[str], memory_fraction: float | None) -> int:
-    """:func:`run_stage` in a Ray worker that holds ``memory_fraction`` of a GPU: the stage bounds its device
-    memory to it and records it (:data:`~diswm_app.experiments.common.GPU_MEMORY_ENV`)."""
-    if memory_fraction is None:
-        os.environ.pop(GPU_MEMORY_ENV, None)
-    else:
-        os.environ[GPU_MEMORY_ENV] = f"{memory_fraction:g}"
-    return run_stage(stage, argv)
+def launch_ray(levels: list[list[Stage]], label: str, **options) -> None:
+    """Each level's stages as parallel Ray tasks (:mod:`diswm_app.experiments.ray_launcher`: retried on node
+    loss, shared storage checked first, CPUs per stage, progress); a level starts when the one before has
+    finished. On a cluster with GPUs each stage asks for ``1 / runs_per_gpu`` of one (Ray's fractional GPUs), so
+    that many share a device, each bounded to that fraction of its memory."""
+    from diswm_app.experiments.ray_launcher import SharedStorageError
+    from diswm_app.experiments.ray_launcher import launch_ray as launch
 
-
-def launch_ray(levels: list[list[Stage]], label: str, address: str | None = None,
-               init_options: dict[str, Any] | None = None, runs_per_gpu: int = 1) -> None:
-    """Each level's stages as parallel Ray tasks; a level starts when the one before has finished. On a
-    cluster with GPUs each stage asks for ``1 / runs_per_gpu`` of one (Ray's fractional GPUs), so that many
-    share a device, each bounded to that fraction of its memory."""
     try:
-        import ray
-    except ImportError as error:  # the `ray` extra; environment.lock has it
-        raise RuntimeError("--launcher ray needs Ray: pip install 'diswm[ray]'") from error
-    env_vars = {"DISWM_HOME": str(outputs_home()),
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT),
-                                                            os.environ.get("PYTHONPATH")]))}
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=address, runtime_env={"env_vars": env_vars}, **(init_options or {}))
-    try:
-        gpus = 1 / runs_per_gpu if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(num_cpus=0 if gpus else 1, num_gpus=gpus, max_retries=0)(run_stage_on_share)
-        share = f" ({gpus:g} GPU)" if gpus else ""
-        for level in levels:
-            for stage, argv in level:
-                print(f"[reproduce] {label}: ray task{share}: diswm {stage} {' '.join(argv)}", flush=True)
-            codes = ray.get([task.remote(stage, argv, gpus if runs_per_gpu > 1 and gpus else None)
-                             for stage, argv in level])
-            _check(list(zip(level, codes, strict=True)))
-    finally:
-        if started:
-            ray.shutdown()
+        launch(levels, label, _check, **options)
+    except SharedStorageError as error:
+        raise StageFailed(f"{error}") from None
 
 
 LAUNCHERS: dict[str, Callable[..., None]] = {"local": launch_local, "ray": launch_ray}
@@ -289,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-per-gpu", type=positive_int, default=1,
                         help="with --launcher ray on GPUs: runs sharing one GPU (each asks Ray for 1/K of it and "
                              "bounds its memory to that fraction)")
+    parser.add_argument("--cpus-per-stage", type=positive_int, default=1,
+                        help="with --launcher ray: CPUs each CPU stage asks Ray for (its torch, OpenMP and renderer "
+                             "threads are set to them)")
+    parser.add_argument("--max-retries", type=int, default=None,
+                        help="with --launcher ray: times a stage is retried when its worker or node dies (default "
+                             "3); a stage that fails by itself is not retried")
     parser.add_argument("--only", nargs="*", default=None, help="cells to run, as SOURCE:TARGET (default: all)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: every method)")
     parser.add_argument("--videos", default=VIDEO_KINDS[0], choices=VIDEO_KINDS,
@@ -320,7 +300,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[reproduce] {item.name}: would run: diswm {stage} {' '.join(argv)}")
         return 0
     if not args.aggregate_only:
-        options = {"address": args.address, "runs_per_gpu": args.runs_per_gpu} if args.launcher == "ray" else {}
+        options = {"address": args.address, "runs_per_gpu": args.runs_per_gpu, "cpus_per_stage": args.cpus_per_stage,
+                   **({"max_retries": args.max_retries} if args.max_retries is not None else {})} \
+            if args.launcher == "ray" else {}
+        for flag, given in (("--cpus-per-stage", args.cpus_per_stage != 1),
+                            ("--max-retries", args.max_retries is not None)):
+            if given and args.launcher != "ray":
+                parser.error(f"{flag} needs --launcher ray")
+        if args.max_retries is not None and args.max_retries < 0:
+            parser.error(f"--max-retries: {args.max_retries} is not >= 0")
         if args.address and args.launcher != "ray":
             parser.error("--address needs --launcher ray")
         if args.runs_per_gpu > 1 and args.launcher != "ray":
