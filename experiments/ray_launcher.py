@@ -168,10 +168,10 @@ def progress_lines(folder: Path, level: list[Stage], done: set[int], runs_dir: P
 def record_progress(folder: Path, key: str) -> str:
     """``, at step N`` from the newest record of the stage (its metrics' furthest step), or ``""``."""
     newest = None
-    for run in folder.glob("[0-9]*/run.json") if folder.is_dir() else ():
+    for info in folder.glob("[0-9]*/info.json") if folder.is_dir() else ():  # Sacred's file storage
         with contextlib.suppress(OSError, ValueError):
-            if json.loads(run.read_text()).get("info", {}).get("launch", {}).get("stage_key") == key:
-                newest = max(newest or run, run, key=lambda p: int(p.parent.name))
+            if json.loads(info.read_text()).get("launch", {}).get("stage_key") == key:
+                newest = max(newest or info, info, key=lambda p: int(p.parent.name))
     if newest is None:
         return ""
     with contextlib.suppress(OSError, ValueError):
