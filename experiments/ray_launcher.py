@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -140,12 +141,10 @@ def run_stage_task(stage: str, argv: list[str], memory_fraction: float | None, c
     else:
         os.environ[GPU_MEMORY_ENV] = f"{memory_fraction:g}"
     limit_threads(cpus)
-    from diswm_app.experiments.reproduce import run_stage  # (reproduce imports this module when it launches)
-
     errors = LastLine(sys.stderr)
     with contextlib.redirect_stderr(errors):
         try:
-            code = run_stage(stage, argv)
+            code = importlib.import_module(f"diswm_app.experiments.{stage}").run_cli(argv)
         except SystemExit as exit_:  # a stage's own failure (a bad input): an exit status, not a dead worker to retry
             code = exit_.code if isinstance(exit_.code, int) else 1
     return code, errors.last
