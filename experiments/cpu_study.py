@@ -211,10 +211,13 @@ def record_gate(result: dict[str, Any]) -> None:
 # --- the schedule ------------------------------------------------------------------------------------------------
 
 
-def plan_stages(home: Path, running: frozenset[Stage] = frozenset()) -> list[tuple[Stage, str | None]]:
+def plan_stages(home: Path, running: frozenset[Stage] = frozenset(),
+                record: bool = False) -> list[tuple[Stage, str | None]]:
     """Every stage of the plan in priority order, each with why it must wait (None: it can start now). The
     source agent first (the critical path), then seed by seed: DisWM (once its teacher exists), w/o
-    distillation, DreamerV2. ``running`` stages are taken as unfinished without reading their files."""
+    distillation, DreamerV2. ``running`` stages are taken as unfinished without reading their files. With
+    ``record`` (the driver) a finished source agent's gate is written to ``gate_<source>.json``; status and
+    dry runs only read."""
 
     def done(stage: Stage) -> bool:
         return stage not in running and is_done(stage, home)
@@ -224,12 +227,13 @@ def plan_stages(home: Path, running: frozenset[Stage] = frozenset()) -> list[tup
     gate_result = gate(SOURCE, home, running)
     ordered.append((source_stage(SOURCE), None))
     if gate_result is not None:
-        record_gate(gate_result)
+        if record:
+            record_gate(gate_result)
         if not gate_result["passed"]:
             source = FALLBACK_SOURCE
             ordered.append((source_stage(FALLBACK_SOURCE), None))
             fallback = gate(FALLBACK_SOURCE, home, running)
-            if fallback is not None:
+            if fallback is not None and record:
                 record_gate(fallback)  # the fallback's teacher is used whatever its gate says (PLAN.md)
     source_done = done(source_stage(source))
     teacher = teacher_stage(source)
@@ -242,9 +246,9 @@ def plan_stages(home: Path, running: frozenset[Stage] = frozenset()) -> list[tup
     return ordered
 
 
-def pending(home: Path, running: frozenset[Stage] = frozenset()) -> list[Stage]:
+def pending(home: Path, running: frozenset[Stage] = frozenset(), record: bool = False) -> list[Stage]:
     """The stages that can start now, are not done and are not ``running``, in priority order."""
-    return [stage for stage, waits in plan_stages(home, running)
+    return [stage for stage, waits in plan_stages(home, running, record)
             if waits is None and stage not in running and not is_done(stage, home)]
 
 
@@ -260,6 +264,10 @@ def status_lines(home: Path) -> list[str]:
         last = f", last evaluation {evals[-1]['return_mean']:.1f} at {evals[-1]['env_steps']}" if evals else ""
         holder = lock_holder(resolved(stage, home)["out_dir"])
         where = "done" if state["done"] else "running" if holder else (waits or "ready")
+        verdict = gate(stage.command[2], home) if stage.experiment == "source_agent" and state["done"] else None
+        if verdict is not None:
+            last += f"; gate {verdict['score']:.1f} {'>=' if verdict['passed'] else '<'} {GATE_RETURN:g}: " \
+                    + ("passed" if verdict["passed"] else f"failed, DisWM's source is {FALLBACK_SOURCE}")
         lines.append(f"  {stage.name:<24} {where:<28} {state['progress']}{last}")
     return lines
 
@@ -319,7 +327,7 @@ class Driver:
                     print("[cpu-study] time is up: stopping the stages (rerun to resume)", flush=True)
                     break
                 self.reap()
-                ready = [s for s in pending(self.home, frozenset(self.running)) if s not in self.failed]
+                ready = [s for s in pending(self.home, frozenset(self.running), record=True) if s not in self.failed]
                 while ready and len(self.running) < self.parallel:
                     self.start(ready.pop(0))
                 if not self.running:

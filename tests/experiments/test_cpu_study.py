@@ -72,7 +72,9 @@ def test_the_schedule_starts_the_source_agent_first_and_diswm_only_after_its_tea
     assert study.pending(tmp_path, running)[0].name == "no_distill seed 0"
 
     finished_source(tmp_path, "reacher_easy", [100.0, 320.0, 310.0])  # gate: mean of the last two = 315 >= 300
-    ready = [stage.name for stage in study.pending(tmp_path)]
+    assert study.status_lines(tmp_path)[1].endswith("gate 315.0 >= 300: passed")
+    assert not (tmp_path / "study").exists()  # status and dry runs read only: the driver records the gate
+    ready = [stage.name for stage in study.pending(tmp_path, record=True)]
     assert ready[0] == "teacher reacher_easy" and "source_agent reacher_easy" not in ready
     gate = json.loads((tmp_path / "study" / "gate_reacher_easy.json").read_text())
     assert gate["passed"] and gate["score"] == pytest.approx(315.0)
@@ -81,9 +83,10 @@ def test_the_schedule_starts_the_source_agent_first_and_diswm_only_after_its_tea
 def test_a_failed_gate_switches_diswm_to_the_fallback_source(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "STUDY_DIR", tmp_path / "study")
     finished_source(tmp_path, "reacher_easy", [400.0, 350.0, 200.0])  # 275 < 300
-    ready = [stage.name for stage in study.pending(tmp_path)]
+    ready = [stage.name for stage in study.pending(tmp_path, record=True)]
     assert ready[0] == "source_agent walker_walk" and "teacher reacher_easy" not in ready
     assert json.loads((tmp_path / "study" / "gate_reacher_easy.json").read_text())["passed"] is False
+    assert study.status_lines(tmp_path)[1].endswith("gate 275.0 < 300: failed, DisWM's source is walker_walk")
     diswm = next(stage for stage, _ in study.plan_stages(tmp_path) if stage.name == "diswm seed 0")
     assert "source=walker_walk" in diswm.command
     baseline = next(stage for stage, _ in study.plan_stages(tmp_path) if stage.name == "dreamerv2 seed 0")
