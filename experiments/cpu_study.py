@@ -20,6 +20,7 @@ rerunning resumes them exactly.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -206,6 +207,17 @@ def record_gate(result: dict[str, Any]) -> None:
     path = STUDY_DIR / f"gate_{result['source']}.json"
     if not path.exists():
         write_json(path, result)
+
+
+def recorded_gates() -> dict[str, dict[str, Any]]:
+    """The gates the driver has recorded (``gate_<source>.json`` in :data:`STUDY_DIR`), by source."""
+    return {path.stem.removeprefix("gate_"): json.loads(path.read_text())
+            for path in sorted(STUDY_DIR.glob("gate_*.json"))}
+
+
+def diswm_source(gates: dict[str, dict[str, Any]]) -> str:
+    """The source of DisWM's teacher under PLAN.md: the fallback once the first source's gate has failed."""
+    return FALLBACK_SOURCE if gates.get(SOURCE, {}).get("passed") is False else SOURCE
 
 
 # --- the schedule ------------------------------------------------------------------------------------------------

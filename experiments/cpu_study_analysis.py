@@ -35,19 +35,17 @@ def is_study_run(config: dict[str, Any]) -> bool:
 
 
 def study_curves(runs_dir: Path) -> dict[tuple[str, int], list[tuple[int, float]]]:
-    """(arm, seed) -> the run's evaluation curve [(env steps, mean return)], its records merged by folder. A DisWM
-    run's source is the one the gate chose (the fallback's run replaces the first source's, if both exist)."""
-    merged: dict[tuple[str, int, str], dict[int, float]] = {}
+    """(arm, seed) -> the run's evaluation curve [(env steps, mean return)], its records merged by resumption. A
+    DisWM run counts only with the source the recorded gate chose (:func:`cpu_study.diswm_source`); the baselines
+    read no teacher, so their source names a folder only."""
+    source = plan.diswm_source(plan.recorded_gates())
+    merged: dict[tuple[str, int], dict[int, float]] = {}
     for record in sorted(finetune_records(runs_dir), key=lambda r: r["id"]):
         config = flat_config(record["config"])
-        if not is_study_run(config):
+        if not is_study_run(config) or (config["method"] == "diswm" and config["source"] != source):
             continue
-        key = (config["method"], int(config["seed"]), config["source"])
-        merged.setdefault(key, {}).update(dict(record["curve"]))
-    curves: dict[tuple[str, int], list[tuple[int, float]]] = {}
-    for (arm, seed, _), points in sorted(merged.items(), key=lambda item: item[0][2] == plan.FALLBACK_SOURCE):
-        curves[arm, seed] = sorted(points.items())  # the fallback source's run, sorted last, wins
-    return curves
+        merged.setdefault((config["method"], int(config["seed"])), {}).update(dict(record["curve"]))
+    return {key: sorted(points.items()) for key, points in merged.items()}
 
 
 def expected_steps() -> list[int]:
@@ -114,13 +112,14 @@ def summarise(runs_dir: Path, seeds: tuple[int, ...] | None = None) -> dict[str,
     """The whole analysis as JSON data (see the module docstring)."""
     seeds = plan.seeds_planned() if seeds is None else seeds
     curves = study_curves(runs_dir)
+    gates = plan.recorded_gates()
     runs = {f"{arm} seed {seed}": {"arm": arm, "seed": seed, **run_scores(curves.get((arm, seed), []))}
             for arm in plan.ARMS for seed in seeds}
     missing = [name for name, run in runs.items() if not run["finished"]]
     finished = {arm: [run for run in runs.values() if run["arm"] == arm and run["finished"]] for arm in plan.ARMS}
     summary: dict[str, Any] = {
-        "plan": "results/cpu_study/PLAN.md", "pair": f"{plan.SOURCE} -> {plan.TASK}", "scale": plan.SCALE,
-        "seeds": list(seeds), "runs": runs,
+        "plan": "results/cpu_study/PLAN.md", "pair": f"{plan.diswm_source(gates)} -> {plan.TASK}",
+        "gates": gates, "scale": plan.SCALE, "seeds": list(seeds), "runs": runs,
         "unfinished": {name: f"{runs[name]['last_env_steps']}/{plan.ENV_STEPS} env steps" for name in missing},
         "arm_means": {arm: {"runs": len(done), **({score: float(np.mean([r[score] for r in done]))
                                                    for score in ("primary", "secondary")} if done else {})}

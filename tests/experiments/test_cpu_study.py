@@ -18,6 +18,12 @@ PLAN = (study.STUDY_DIR / "PLAN.md").read_text()
 FLAT_PLAN = re.sub(r"\s+", " ", PLAN)
 
 
+@pytest.fixture(autouse=True)
+def _study_dir(tmp_path, monkeypatch):
+    """Each test's own study folder (gate files, extra seeds): the repository's records stay out of it."""
+    monkeypatch.setattr(study, "STUDY_DIR", tmp_path / "study")
+
+
 def test_the_plan_and_the_driver_say_the_same():
     """Every command the driver runs is written in PLAN.md, and PLAN.md's numbers are the driver's."""
     assert "diswm " + " ".join(study.source_stage("reacher_easy").command) in FLAT_PLAN
@@ -129,11 +135,11 @@ def test_dry_run_prints_the_commands_it_would_start(tmp_path, monkeypatch, capsy
 
 
 def write_record(runs: Path, run_id: int, arm: str, seed: int, curve: list[tuple[int, float]],
-                 status: str = "COMPLETED", env_steps: int = study.ENV_STEPS) -> None:
+                 status: str = "COMPLETED", env_steps: int = study.ENV_STEPS, source: str = "reacher_easy") -> None:
     """A finetune record as Sacred's file storage writes it (config, metrics, run)."""
     folder = runs / "finetune" / str(run_id)
     folder.mkdir(parents=True)
-    config = {"method": arm, "scale": "cpu", "task": "cheetah_run", "source": "reacher_easy", "seed": seed,
+    config = {"method": arm, "scale": "cpu", "task": "cheetah_run", "source": source, "seed": seed,
               "env_steps": env_steps, "eval_every": study.EVAL_EVERY, "world_model": {"beta": 0.015}}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.json").write_text(json.dumps({"eval_return": {"steps": [s for s, _ in curve],
@@ -211,3 +217,20 @@ def test_partial_results_say_what_is_missing_and_a_resumed_run_is_one_curve(tmp_
     assert summary["decision"] == "none yet: 2 of 3 planned runs unfinished" and summary["comparisons"] == {}
     paths = analysis.draw(summary, analysis.study_curves(runs), tmp_path / "out")
     assert all(path.stat().st_size > 1000 for path in paths)
+
+
+def test_after_a_failed_gate_only_the_fallback_teachers_diswm_runs_count(tmp_path):
+    """The recorded gate picks DisWM's source; the baselines' records count whatever source names their folder."""
+    runs = tmp_path / "runs"
+    write_record(runs, 1, "diswm", 0, flat(500.0))  # a DisWM run with the first source's teacher: not the plan's
+    write_record(runs, 2, "dreamerv2", 0, flat(100.0))
+    assert analysis.summarise(runs, seeds=(0,))["runs"]["diswm seed 0"]["primary"] == 500.0  # no gate yet
+    study.STUDY_DIR.mkdir()
+    gate = {"source": "reacher_easy", "last_two_evaluations": [3.6, 0.6], "score": 2.1, "threshold": 300.0,
+            "passed": False}
+    (study.STUDY_DIR / "gate_reacher_easy.json").write_text(json.dumps(gate))
+    summary = analysis.summarise(runs, seeds=(0,))
+    assert summary["runs"]["diswm seed 0"]["primary"] is None and summary["runs"]["dreamerv2 seed 0"]["finished"]
+    assert summary["pair"] == "walker_walk -> cheetah_run" and summary["gates"] == {"reacher_easy": gate}
+    write_record(runs, 3, "diswm", 0, flat(250.0), source="walker_walk")
+    assert analysis.summarise(runs, seeds=(0,))["runs"]["diswm seed 0"]["primary"] == 250.0
