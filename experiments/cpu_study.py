@@ -193,9 +193,12 @@ def gate(source: str, home: Path, running: frozenset[Stage] = frozenset()) -> di
     if source_stage(source) in running:
         return None
     state = stage_state(source_stage(source), home)
-    if not state["done"]:
-        return None
-    last = [record["return_mean"] for record in state["evaluations"][-2:]]
+    return gate_verdict(source, state["evaluations"]) if state["done"] else None
+
+
+def gate_verdict(source: str, evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The gate of a finished source agent from its evaluation history: the mean of the last two returns."""
+    last = [record["return_mean"] for record in evaluations[-2:]]
     score = sum(last) / len(last)
     return {"source": source, "last_two_evaluations": last, "score": score, "threshold": GATE_RETURN,
             "passed": score >= GATE_RETURN}
@@ -235,18 +238,16 @@ def plan_stages(home: Path, running: frozenset[Stage] = frozenset(),
         return stage not in running and is_done(stage, home)
 
     ordered: list[tuple[Stage, str | None]] = []
-    source = SOURCE
     gate_result = gate(SOURCE, home, running)
     ordered.append((source_stage(SOURCE), None))
-    if gate_result is not None:
-        if record:
-            record_gate(gate_result)
-        if not gate_result["passed"]:
-            source = FALLBACK_SOURCE
-            ordered.append((source_stage(FALLBACK_SOURCE), None))
-            fallback = gate(FALLBACK_SOURCE, home, running)
-            if fallback is not None and record:
-                record_gate(fallback)  # the fallback's teacher is used whatever its gate says (PLAN.md)
+    if gate_result is not None and record:
+        record_gate(gate_result)
+    source = diswm_source({SOURCE: gate_result} if gate_result is not None else {})
+    if source == FALLBACK_SOURCE:
+        ordered.append((source_stage(FALLBACK_SOURCE), None))
+        fallback = gate(FALLBACK_SOURCE, home, running)
+        if fallback is not None and record:
+            record_gate(fallback)  # the fallback's teacher is used whatever its gate says (PLAN.md)
     source_done = done(source_stage(source))
     teacher = teacher_stage(source)
     ordered.append((teacher, None if source_done else f"waits for {source_stage(source).name}"))
@@ -270,14 +271,15 @@ def command_line(stage: Stage) -> list[str]:
 
 def status_lines(home: Path) -> list[str]:
     lines = [f"cpu study: records {runs_dir()}, checkpoints {home}"]
+    sources = {source_stage(source): source for source in (SOURCE, FALLBACK_SOURCE)}
     for stage, waits in plan_stages(home):
         state = stage_state(stage, home)
         evals = state["evaluations"]
         last = f", last evaluation {evals[-1]['return_mean']:.1f} at {evals[-1]['env_steps']}" if evals else ""
         holder = lock_holder(resolved(stage, home)["out_dir"])
         where = "done" if state["done"] else "running" if holder else (waits or "ready")
-        verdict = gate(stage.command[2], home) if stage.experiment == "source_agent" and state["done"] else None
-        if verdict is not None:
+        if stage in sources and state["done"]:
+            verdict = gate_verdict(sources[stage], evals)
             last += f"; gate {verdict['score']:.1f} {'>=' if verdict['passed'] else '<'} {GATE_RETURN:g}: " \
                     + ("passed" if verdict["passed"] else f"failed, DisWM's source is {FALLBACK_SOURCE}")
         lines.append(f"  {stage.name:<24} {where:<28} {state['progress']}{last}")
